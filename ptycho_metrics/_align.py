@@ -1,0 +1,5 @@
+"""PLACEHOLDER: being written by a helper; replaced before landing."""
+def Alignment(*args, **kwargs):  # placeholder
+    raise NotImplementedError
+def align(*args, **kwargs):  # placeholder
+    raise NotImplementedError

@@ -1,0 +1,82 @@
+"""The one place where every reported metric declares its direction and unit.
+
+The quality gate reads :data:`METRICS` to know what "worse" means; nothing
+else in the project keeps a table of directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ._checks import QualityInputError
+
+__all__ = ["METRICS", "Direction", "MetricInfo", "metric_direction"]
+
+Direction = Literal["higher", "lower"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Metadata of one metric in :attr:`QualityReport.metrics`.
+
+    Attributes
+    ----------
+    name : str
+        Key in the metrics dict.
+    direction : {"higher", "lower"}
+        ``"higher"`` when a larger value is a better reconstruction.
+    unit : str
+        Unit of the value ("1" for dimensionless).
+    description : str
+        One line for reports and docs.
+    """
+
+    name: str
+    direction: Direction
+    unit: str
+    description: str
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher"
+
+
+def _info(name: str, direction: Direction, unit: str, description: str) -> MetricInfo:
+    return MetricInfo(name, direction, unit, description)
+
+
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        _info("amplitude_ssim", "higher", "1", "SSIM of aligned amplitude (7x7 uniform, skimage)"),
+        _info("phase_ssim", "higher", "1", "SSIM of continuous (unwrapped) phase maps"),
+        _info("amplitude_ms_ssim", "higher", "1", "MS-SSIM of aligned amplitude (Wang 2003)"),
+        _info("amplitude_psnr", "higher", "dB", "PSNR of amplitude, L = truth max - min"),
+        _info("amplitude_mae", "lower", "a.u.", "mean absolute amplitude error"),
+        _info("amplitude_rmse", "lower", "a.u.", "root-mean-square amplitude error"),
+        _info("amplitude_pearson", "higher", "1", "Pearson correlation of amplitudes"),
+        _info("phase_mae", "lower", "rad", "mean absolute unwrapped residual phase"),
+        _info("phase_rmse", "lower", "rad", "RMS unwrapped residual phase"),
+        _info("phase_max", "lower", "rad", "max absolute unwrapped residual phase"),
+        _info("phase_pearson", "higher", "1", "Pearson correlation of continuous phases"),
+        _info("frc_0p5", "higher", "cycles/pixel", "FRC crossing of the 0.5 threshold"),
+        _info("frc_half_bit", "higher", "cycles/pixel", "FRC crossing of the half-bit threshold"),
+    )
+}
+
+
+def metric_direction(name: str) -> Direction:
+    """Return ``"higher"`` or ``"lower"`` for a metric of :data:`METRICS`.
+
+    Raises
+    ------
+    QualityInputError
+        When ``name`` is not a known metric; the message lists the known ones.
+    """
+    try:
+        return METRICS[name].direction
+    except KeyError:
+        known = ", ".join(sorted(METRICS))
+        msg = f"metric name must be one of {known}; got {name!r}"
+        raise QualityInputError(msg) from None

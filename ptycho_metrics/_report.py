@@ -1,0 +1,5 @@
+"""PLACEHOLDER: being written by a helper; replaced before landing."""
+def QualityReport(*args, **kwargs):  # placeholder
+    raise NotImplementedError
+def evaluate(*args, **kwargs):  # placeholder
+    raise NotImplementedError

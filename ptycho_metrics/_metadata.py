@@ -62,6 +62,12 @@ METRICS: dict[str, MetricInfo] = {
         _info("phase_pearson", "higher", "1", "Pearson correlation of continuous phases"),
         _info("frc_0p5", "higher", "cycles/pixel", "FRC crossing of the 0.5 threshold"),
         _info("frc_half_bit", "higher", "cycles/pixel", "FRC crossing of the half-bit threshold"),
+        _info(
+            "amplitude_scale_error",
+            "lower",
+            "1",
+            "| |s| - 1 | for the least-squares complex scale s mapping recon onto truth",
+        ),
     )
 }
 

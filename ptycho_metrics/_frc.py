@@ -1,7 +1,476 @@
-"""PLACEHOLDER: being written by a helper; replaced before landing."""
-def FRCResolution(*args, **kwargs):  # placeholder
-    raise NotImplementedError
-def FRCResult(*args, **kwargs):  # placeholder
-    raise NotImplementedError
-def frc(*args, **kwargs):  # placeholder
-    raise NotImplementedError
+"""Fourier ring correlation (FRC) of two real or complex 2-D images.
+
+Conventions (also in ``docs/metrics.md``):
+
+* Rings are integer radius bins of the normalised frequency radius
+  sqrt(fx^2 + fy^2) (cycles/pixel, each axis from ``scipy.fft.fftfreq``), bin
+  width 1/min(shape): ring k holds the pixels with radius in
+  [(k - 1/2), (k + 1/2)) / min(shape). Non-square images keep all their data;
+  the long axis simply samples each ring more finely. Rings go up to the
+  Nyquist radius 0.5; the corner frequencies beyond it are not reported.
+* Both images are made zero-mean (the window-weighted mean is removed) before
+  apodization, so a constant offset times the window cannot leak into the
+  low rings. The DC term is then exactly zero and ring 0 of a square image
+  has no power (its correlation is NaN); ring 0 is never used for resolution.
+* Resolution is reported as frequency (cycles/pixel), half period
+  (1 / (2 f), PtychoShelves' convention) and full period (1 / f, miplib /
+  ptychodus), in pixels and, with ``pixel_size``, in physical units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.fft
+from scipy.signal import windows
+
+from ._checks import QualityInputError, as_complex_2d, check_choice, check_same_shape
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["FRCResolution", "FRCResult", "frc"]
+
+Apodization = Literal["hann", "tukey"]
+APODIZATIONS: tuple[Apodization | None, ...] = ("hann", "tukey", None)
+
+Criterion = float | Literal["1/7", "half-bit", "one-bit"]
+#: Named criteria; a plain float in (0, 1) is also accepted.
+CRITERIA = ("1/7", "half-bit", "one-bit")
+
+#: Signal-to-noise ratios of the information criteria (van Heel & Schatz 2005).
+SNR_HALF_BIT = (math.sqrt(2.0) - 1.0) / 2.0
+SNR_ONE_BIT = 0.5
+
+#: Smallest side with a ring beyond DC on both sides of a crossing.
+MIN_SIDE = 4
+
+
+@dataclass(frozen=True)
+class FRCResolution:
+    """Where an FRC curve first falls below a threshold.
+
+    Attributes
+    ----------
+    frequency : float
+        Crossing frequency in cycles/pixel (linear interpolation between the
+        last ring at or above the threshold and the first one below it); NaN
+        when ``crossed`` is False.
+    half_period, full_period : float
+        ``1 / (2 frequency)`` and ``1 / frequency`` in pixels; NaN when not
+        crossed.
+    half_period_physical, full_period_physical : float or None
+        The same times the pixel size, in ``pixel_unit``; None without a
+        pixel size.
+    pixel_unit : str or None
+        Unit of the physical periods.
+    crossed : bool
+        False when the curve never goes below the threshold up to Nyquist, or
+        is already below it at the first ring beyond DC. Never replaced by a
+        silent Nyquist value.
+    criterion : float or str
+        The criterion asked for.
+    reason : str
+        One sentence saying what happened, for reports.
+    """
+
+    frequency: float
+    half_period: float
+    full_period: float
+    half_period_physical: float | None
+    full_period_physical: float | None
+    pixel_unit: str | None
+    crossed: bool
+    criterion: Criterion
+    reason: str
+
+
+def _check_criterion(criterion: Any) -> None:
+    if isinstance(criterion, str):
+        check_choice(criterion, "criterion", CRITERIA)
+        return
+    valid = isinstance(criterion, (float, int, np.floating, np.integer)) and not isinstance(
+        criterion, (bool, np.bool_)
+    )
+    if not valid or not 0.0 < float(criterion) < 1.0:
+        listed = ", ".join(repr(c) for c in CRITERIA)
+        msg = f"criterion must be one of {listed} or a number in (0, 1); got {criterion!r}"
+        raise QualityInputError(msg)
+
+
+def _bit_threshold(snr: float, n: np.ndarray) -> np.ndarray:
+    root_n = np.sqrt(n.astype(np.float64))
+    extra = 2.0 * math.sqrt(snr) / root_n
+    return (snr + extra + 1.0 / root_n) / (snr + extra + 1.0)
+
+
+# eq=False: a field-wise == on numpy arrays has no truth value.
+@dataclass(frozen=True, eq=False)
+class FRCResult:
+    r"""An FRC curve: one value per ring from DC to Nyquist.
+
+    Attributes
+    ----------
+    frequency : numpy.ndarray
+        Ring centres ``k / min(shape)`` in cycles/pixel, k = 0 .. min(shape)//2.
+    correlation : numpy.ndarray
+        Per ring, :math:`\mathrm{Re}\sum F_1 F_2^* / \sqrt{\sum|F_1|^2 \sum|F_2|^2}`;
+        NaN for a ring where either image has no power (ring 0, the DC term,
+        after mean removal).
+    n_pixels : numpy.ndarray
+        Number of Fourier pixels in each ring.
+    pixel_size : float or None
+        Physical size of one pixel, if given.
+    pixel_unit : str
+        Unit of ``pixel_size``.
+    apodization : {"hann", "tukey"} or None
+        Window applied before the transform.
+
+    The arrays of a result made by :func:`frc` are read-only.
+    """
+
+    frequency: np.ndarray
+    correlation: np.ndarray
+    n_pixels: np.ndarray
+    pixel_size: float | None
+    pixel_unit: str
+    apodization: Apodization | None
+
+    def threshold(self, criterion: Criterion) -> np.ndarray:
+        r"""Threshold per ring for ``criterion``.
+
+        Parameters
+        ----------
+        criterion : float or {"1/7", "half-bit", "one-bit"}
+            A number in (0, 1) is a constant threshold (0.5 is the criterion
+            against a noise-free ground truth); ``"1/7"`` is the constant 1/7
+            meant for two independent half-datasets; the bit criteria use the
+            number of pixels per ring.
+
+        Returns
+        -------
+        numpy.ndarray
+            One threshold per ring.
+
+        Notes
+        -----
+        van Heel & Schatz 2005, with :math:`n` pixels in the ring:
+
+        .. math::
+
+            T(\mathrm{SNR}_t, n) = \frac{\mathrm{SNR}_t + 2\sqrt{\mathrm{SNR}_t}/\sqrt{n}
+                + 1/\sqrt{n}}{\mathrm{SNR}_t + 2\sqrt{\mathrm{SNR}_t}/\sqrt{n} + 1}
+
+        half-bit: :math:`\mathrm{SNR}_t = (\sqrt{2} - 1)/2` (tends to 0.1716
+        for large n); one-bit: :math:`\mathrm{SNR}_t = 1/2` (tends to 1/3).
+
+        References
+        ----------
+        .. [1] M. van Heel, M. Schatz, "Fourier shell correlation threshold
+           criteria", J. Struct. Biol. 151, 250-262 (2005).
+           :doi:`10.1016/j.jsb.2005.05.009`
+        """
+        _check_criterion(criterion)
+        if criterion == "half-bit":
+            return _bit_threshold(SNR_HALF_BIT, self.n_pixels)
+        if criterion == "one-bit":
+            return _bit_threshold(SNR_ONE_BIT, self.n_pixels)
+        value = 1.0 / 7.0 if criterion == "1/7" else float(criterion)
+        return np.full(self.correlation.shape, value)
+
+    def resolution(self, criterion: Criterion) -> FRCResolution:
+        """First crossing of the curve below ``criterion``'s threshold.
+
+        Rings with NaN correlation are skipped, ring 0 (DC) is never used.
+        The curve must start at or above the threshold at the first ring
+        beyond DC; the crossing is then linearly interpolated in
+        (correlation - threshold) between the last ring at or above and the
+        first ring below.
+
+        Parameters
+        ----------
+        criterion : float or {"1/7", "half-bit", "one-bit"}
+            See :meth:`threshold`.
+
+        Returns
+        -------
+        FRCResolution
+            With ``crossed=False`` and NaN values when the curve never falls
+            below the threshold up to Nyquist or starts below it.
+        """
+        excess = self.correlation - self.threshold(criterion)
+        rings = np.flatnonzero(np.isfinite(excess))
+        rings = rings[rings > 0]
+        if rings.size == 0:
+            return self._not_crossed(criterion, "no ring beyond DC has power in both images")
+        first = rings[0]
+        if excess[first] < 0:
+            reason = (
+                f"correlation is below the threshold already at the first ring "
+                f"(f = {self.frequency[first]:.4g} cycles/pixel): no resolved frequency"
+            )
+            return self._not_crossed(criterion, reason)
+        below = rings[excess[rings] < 0]
+        if below.size == 0:
+            reason = "correlation stays at or above the threshold up to Nyquist (0.5 cycles/pixel)"
+            return self._not_crossed(criterion, reason)
+        hi = int(below[0])
+        lo = int(rings[rings < hi][-1])
+        e_lo, e_hi = excess[lo], excess[hi]
+        f_lo, f_hi = self.frequency[lo], self.frequency[hi]
+        freq = float(f_lo + (f_hi - f_lo) * e_lo / (e_lo - e_hi))
+        reason = f"crossed between rings {lo} and {hi}"
+        return self._resolution(criterion, freq, crossed=True, reason=reason)
+
+    def _not_crossed(self, criterion: Criterion, reason: str) -> FRCResolution:
+        return self._resolution(criterion, math.nan, crossed=False, reason=reason)
+
+    def _resolution(
+        self, criterion: Criterion, freq: float, *, crossed: bool, reason: str
+    ) -> FRCResolution:
+        half, full = 0.5 / freq, 1.0 / freq
+        size = self.pixel_size
+        return FRCResolution(
+            frequency=freq,
+            half_period=half,
+            full_period=full,
+            half_period_physical=None if size is None else half * size,
+            full_period_physical=None if size is None else full * size,
+            pixel_unit=None if size is None else self.pixel_unit,
+            crossed=crossed,
+            criterion=criterion,
+            reason=reason,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python form for JSON: NaN correlations become None."""
+        return {
+            "frequency": [float(f) for f in self.frequency],
+            "correlation": [None if math.isnan(c) else float(c) for c in self.correlation],
+            "n_pixels": [int(n) for n in self.n_pixels],
+            "pixel_size": self.pixel_size,
+            "pixel_unit": self.pixel_unit,
+            "apodization": self.apodization,
+        }
+
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        criteria: tuple[Criterion, ...] = (0.5, "half-bit"),
+    ) -> Axes:
+        """Draw the curve and the thresholds of ``criteria``.
+
+        matplotlib is imported here only (it is not a dependency of the
+        metrics). Without ``ax`` a new :class:`matplotlib.figure.Figure` is
+        made (no pyplot state); save it with ``ax.figure.savefig``.
+
+        Raises
+        ------
+        ImportError
+            When matplotlib is not installed.
+        """
+        try:
+            from matplotlib.figure import Figure
+        except ImportError as exc:
+            msg = (
+                "FRCResult.plot needs matplotlib, which is not a dependency of "
+                "ptycho_metrics; install it (pip install matplotlib)"
+            )
+            raise ImportError(msg) from exc
+        for criterion in criteria:
+            _check_criterion(criterion)
+        if ax is None:
+            ax = Figure().add_subplot()
+        ax.plot(self.frequency, self.correlation, label="FRC")
+        for criterion in criteria:
+            ax.plot(self.frequency, self.threshold(criterion), "--", label=f"{criterion}")
+        ax.set_xlabel("spatial frequency (cycles/pixel)")
+        ax.set_ylabel("Fourier ring correlation")
+        ax.set_xlim(0.0, 0.5)
+        ax.legend()
+        return ax
+
+
+def _window_1d(n: int, apodization: Apodization | None, alpha: float) -> np.ndarray:
+    if apodization is None:
+        return np.ones(n)
+    if apodization == "hann":
+        return windows.hann(n)
+    return windows.tukey(n, alpha)
+
+
+def _prepared_spectrum(a: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
+    """Transform of w * (a - m), m the window-weighted mean; flattened.
+
+    The window is separable, w = outer(w0, w1), so the weighted sum is
+    w0 @ a @ w1 and no full-size window is ever stored.
+    """
+    # w * (a - m) has exactly zero sum, so no offset times the window's
+    # transform leaks into the first rings.
+    mean = (w0 @ a @ w1) / (w0.sum() * w1.sum())
+    out = a - mean
+    out *= w0[:, None]
+    out *= w1[None, :]
+    spectrum = scipy.fft.fft2(out, overwrite_x=True).ravel()
+    # Mathematically zero after the mean removal; rounding leaves ~1e-16.
+    spectrum[0] = 0.0
+    return spectrum
+
+
+def _ring_index(shape: tuple[int, int]) -> tuple[np.ndarray, int]:
+    side = min(shape)
+    fy = scipy.fft.fftfreq(shape[0])
+    fx = scipy.fft.fftfreq(shape[1])
+    radius = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2) * side
+    n_rings = side // 2 + 1
+    index = np.rint(radius).astype(np.intp)
+    # Beyond-Nyquist corners go to an overflow bin that is dropped.
+    np.minimum(index, n_rings, out=index)
+    return index.ravel(), n_rings
+
+
+def _check_pixel_size(pixel_size: Any, pixel_unit: Any) -> float | None:
+    if not isinstance(pixel_unit, str) or not pixel_unit:
+        msg = f"pixel_unit must be a non-empty string, got {pixel_unit!r}"
+        raise QualityInputError(msg)
+    if pixel_size is None:
+        return None
+    try:
+        value = float(pixel_size)
+    except (TypeError, ValueError) as exc:
+        msg = f"pixel_size must be a positive finite number or None, got {pixel_size!r}"
+        raise QualityInputError(msg) from exc
+    if not math.isfinite(value) or value <= 0:
+        msg = f"pixel_size must be a positive finite number or None, got {pixel_size!r}"
+        raise QualityInputError(msg)
+    return value
+
+
+def _check_alpha(tukey_alpha: Any) -> float:
+    try:
+        alpha = float(tukey_alpha)
+    except (TypeError, ValueError) as exc:
+        msg = f"tukey_alpha must be a number in [0, 1], got {tukey_alpha!r}"
+        raise QualityInputError(msg) from exc
+    if not 0.0 <= alpha <= 1.0:
+        msg = f"tukey_alpha must be a number in [0, 1], got {tukey_alpha!r}"
+        raise QualityInputError(msg)
+    return alpha
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def frc(
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    *,
+    apodization: Apodization | None = "hann",
+    tukey_alpha: float = 0.25,
+    pixel_size: float | None = None,
+    pixel_unit: str = "m",
+) -> FRCResult:
+    r"""Fourier ring correlation of two 2-D images (real or complex).
+
+    Parameters
+    ----------
+    a, b : array_like
+        2-D images of the same shape, at least 4 pixels per side. Complex
+        images keep their imaginary part (real ones are promoted).
+    apodization : {"hann", "tukey"} or None
+        Separable window applied to both images after removing their
+        window-weighted mean (symmetric ``scipy.signal.windows.hann`` /
+        ``tukey``), against the edge discontinuity of the periodic transform.
+    tukey_alpha : float
+        Taper fraction of the Tukey window, in [0, 1].
+    pixel_size : float, optional
+        Physical pixel size, for the physical periods of :meth:`FRCResult.resolution`.
+    pixel_unit : str
+        Unit of ``pixel_size``.
+
+    Returns
+    -------
+    FRCResult
+        The curve, ring sizes, thresholds and resolution.
+
+    Raises
+    ------
+    QualityInputError
+        Non-2-D, empty, non-finite or mismatched inputs, a side below 4, a
+        bad ``apodization``, ``tukey_alpha`` or ``pixel_size``.
+
+    Notes
+    -----
+    With :math:`F_1, F_2` the discrete Fourier transforms of the prepared
+    images and ring :math:`r` the pixels whose frequency radius rounds to
+    :math:`r / \min(\mathrm{shape})`:
+
+    .. math::
+
+        \mathrm{FRC}(r) = \frac{\mathrm{Re} \sum_{r} F_1 F_2^*}
+            {\sqrt{\sum_{r} |F_1|^2 \sum_{r} |F_2|^2}}
+
+    The real part is used, not the modulus: the modulus floors uncorrelated
+    noise at about :math:`1/\sqrt{n}`.
+
+    References
+    ----------
+    .. [1] W. O. Saxton, W. Baumeister, "The correlation averaging of a
+       regularly arranged bacterial cell envelope protein", J. Microsc. 127,
+       127-138 (1982). :doi:`10.1111/j.1365-2818.1982.tb00405.x`
+    .. [2] M. van Heel, M. Schatz, "Fourier shell correlation threshold
+       criteria", J. Struct. Biol. 151, 250-262 (2005).
+       :doi:`10.1016/j.jsb.2005.05.009`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ptycho_metrics import frc
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.normal(size=(64, 64))
+    >>> result = frc(s, s + 0.1 * rng.normal(size=s.shape))
+    >>> result.resolution(0.5).crossed
+    False
+    """
+    a_arr = as_complex_2d(a, "a")
+    b_arr = as_complex_2d(b, "b")
+    check_same_shape(a_arr, b_arr, ("a", "b"))
+    if min(a_arr.shape) < MIN_SIDE:
+        msg = (
+            f"a and b must be at least {MIN_SIDE} pixels along each axis for an FRC "
+            f"(DC and two rings), got shape {a_arr.shape}"
+        )
+        raise QualityInputError(msg)
+    check_choice(apodization, "apodization", APODIZATIONS)
+    alpha = _check_alpha(tukey_alpha)
+    size = _check_pixel_size(pixel_size, pixel_unit)
+
+    w0 = _window_1d(a_arr.shape[0], apodization, alpha)
+    w1 = _window_1d(a_arr.shape[1], apodization, alpha)
+    f1 = _prepared_spectrum(a_arr, w0, w1)
+    f2 = _prepared_spectrum(b_arr, w0, w1)
+    index, n_rings = _ring_index(a_arr.shape)
+    length = n_rings + 1
+    cross = np.bincount(index, weights=f1.real * f2.real + f1.imag * f2.imag, minlength=length)
+    p1 = np.bincount(index, weights=f1.real**2 + f1.imag**2, minlength=length)
+    p2 = np.bincount(index, weights=f2.real**2 + f2.imag**2, minlength=length)
+    counts = np.bincount(index, minlength=length)[:n_rings]
+    denom = np.sqrt(p1[:n_rings] * p2[:n_rings])
+    corr = np.full(n_rings, np.nan)
+    np.divide(cross[:n_rings], denom, out=corr, where=denom > 0)
+    freq = np.arange(n_rings) / min(a_arr.shape)
+    return FRCResult(
+        frequency=_readonly(freq),
+        correlation=_readonly(corr),
+        n_pixels=_readonly(counts),
+        pixel_size=size,
+        pixel_unit=pixel_unit,
+        apodization=apodization,
+    )

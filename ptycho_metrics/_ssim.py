@@ -1,7 +1,497 @@
-"""PLACEHOLDER: being written by a helper; replaced before landing."""
-def ms_ssim(*args, **kwargs):  # placeholder
-    raise NotImplementedError
-def psnr(*args, **kwargs):  # placeholder
-    raise NotImplementedError
-def ssim(*args, **kwargs):  # placeholder
-    raise NotImplementedError
+"""Structural similarity (SSIM, MS-SSIM) and PSNR on real 2-D images.
+
+Conventions are stated once here and in ``docs/metrics.md``:
+
+* ``ssim(window="uniform")`` is scikit-image's default
+  ``structural_similarity(x, y, data_range=L)``: 7x7 uniform window, sample
+  covariance (N/(N-1)), mean over the map with a (win-1)/2 border cropped.
+* ``ssim(window="gaussian")`` is Wang et al. 2004 (and scikit-image with
+  ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False``): 11-tap
+  Gaussian, sigma 1.5, population covariance, 5-pixel border cropped.
+* Everything is computed in float64. ``data_range`` is always the caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from ._checks import (
+    QualityInputError,
+    as_real_2d,
+    check_choice,
+    check_data_range,
+    check_same_shape,
+)
+
+__all__ = ["ms_ssim", "psnr", "ssim"]
+
+Window = Literal["uniform", "gaussian"]
+WINDOWS: tuple[Window, ...] = ("uniform", "gaussian")
+
+#: Gaussian window of Wang et al. 2004: sigma 1.5 truncated at 3.5 sigma gives
+#: radius int(3.5 * 1.5 + 0.5) = 5, i.e. the 11-tap window (scikit-image's choice).
+GAUSSIAN_SIGMA = 1.5
+GAUSSIAN_TRUNCATE = 3.5
+GAUSSIAN_WIN_SIZE = 2 * int(GAUSSIAN_TRUNCATE * GAUSSIAN_SIGMA + 0.5) + 1
+UNIFORM_WIN_SIZE = 7
+
+#: Exponents per scale, finest first, from Wang, Simoncelli & Bovik 2003
+#: (their beta_j = gamma_j, with alpha_M = beta_M at the coarsest scale).
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def _check_constant(value: float, name: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be a positive finite number, got {value!r}"
+        raise QualityInputError(msg) from exc
+    if not np.isfinite(out) or out <= 0:
+        msg = f"{name} must be a positive finite number, got {value!r}"
+        raise QualityInputError(msg)
+    return out
+
+
+def _window_size(window: Window, win_size: int | None) -> int:
+    check_choice(window, "window", WINDOWS)
+    if window == "gaussian":
+        if win_size is not None and win_size != GAUSSIAN_WIN_SIZE:
+            msg = (
+                f"win_size is fixed to {GAUSSIAN_WIN_SIZE} by window='gaussian' "
+                f"(sigma {GAUSSIAN_SIGMA}, truncate {GAUSSIAN_TRUNCATE}); got {win_size!r}"
+            )
+            raise QualityInputError(msg)
+        return GAUSSIAN_WIN_SIZE
+    if win_size is None:
+        return UNIFORM_WIN_SIZE
+    if isinstance(win_size, bool) or not isinstance(win_size, (int, np.integer)):
+        msg = f"win_size must be an odd integer >= 3, got {win_size!r}"
+        raise QualityInputError(msg)
+    if win_size < 3 or win_size % 2 == 0:
+        msg = f"win_size must be an odd integer >= 3, got {win_size}"
+        raise QualityInputError(msg)
+    return int(win_size)
+
+
+def _check_fits(shape: tuple[int, ...], win: int, names: str) -> None:
+    if min(shape) < win:
+        msg = (
+            f"{names} must be at least {win}x{win} pixels for a {win}x{win} SSIM "
+            f"window, got shape {shape}"
+        )
+        raise QualityInputError(msg)
+
+
+def _pair(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    xa = as_real_2d(x, "x")
+    ya = as_real_2d(y, "y")
+    check_same_shape(xa, ya, ("x", "y"))
+    return xa, ya
+
+
+def _ssim_parts(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    c1: float,
+    c2: float,
+    window: Window,
+    win_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the full-size luminance and contrast-structure maps (float64).
+
+    ``x`` and ``y`` are float64 2-D arrays of equal shape (not validated).
+    Values within (win_size - 1) // 2 of the border depend on the reflect
+    padding; callers crop them.
+
+    Measured reasons for not calling scikit-image: the filter is linear, so
+    filter(x*x + y*y) replaces two of scikit-image's five filter passes, and
+    every elementwise step writes into one of four reused buffers (peak: four
+    float64 arrays of the input size besides the inputs). Measured on a
+    2048x2048 float64 pair, best of 5, skimage 0.26.0, 2 CPU cores shared
+    with other jobs (load ~3.7, so noisy): uniform 0.52 s vs skimage 0.75 s
+    (x1.4 faster), Gaussian 1.00 s vs 1.66 s (x1.7); a second run (load ~6)
+    gave x1.5 and x1.4. tracemalloc peak: 4x vs skimage's 14x the input size.
+    """
+    if window == "gaussian":
+        cov_norm = 1.0  # population covariance, as Wang et al. 2004
+
+        def smooth(a: np.ndarray, out: np.ndarray) -> None:
+            ndimage.gaussian_filter(
+                a,
+                GAUSSIAN_SIGMA,
+                truncate=GAUSSIAN_TRUNCATE,
+                mode="reflect",
+                output=out,
+            )
+    else:
+        n = win_size * win_size
+        cov_norm = n / (n - 1)  # sample covariance, scikit-image's default
+
+        def smooth(a: np.ndarray, out: np.ndarray) -> None:
+            ndimage.uniform_filter(a, size=win_size, output=out)
+
+    mu_xy = np.empty_like(x)
+    mu_sq = np.empty_like(x)
+    tmp = np.empty_like(x)
+    acc = np.empty_like(x)
+    smooth(x, mu_xy)
+    smooth(y, mu_sq)
+    # mu_xy <- mu_x mu_y and mu_sq <- mu_x^2 + mu_y^2, via the spare buffer.
+    np.multiply(mu_xy, mu_sq, out=tmp)
+    mu_xy *= mu_xy
+    mu_sq *= mu_sq
+    mu_sq += mu_xy
+    mu_xy, tmp = tmp, mu_xy
+    # acc <- filter(x^2 + y^2) = E[x^2] + E[y^2]
+    np.multiply(x, x, out=acc)
+    np.multiply(y, y, out=tmp)
+    acc += tmp
+    smooth(acc, acc)
+    # acc <- B2 = cov_norm (var_x + var_y) + C2
+    acc -= mu_sq
+    acc *= cov_norm
+    acc += c2
+    # tmp <- A2 = 2 cov_norm cov_xy + C2
+    np.multiply(x, y, out=tmp)
+    smooth(tmp, tmp)
+    tmp -= mu_xy
+    tmp *= 2.0 * cov_norm
+    tmp += c2
+    cs = np.divide(tmp, acc, out=tmp)
+    # luminance = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1)
+    mu_xy *= 2.0
+    mu_xy += c1
+    mu_sq += c1
+    lum = np.divide(mu_xy, mu_sq, out=mu_xy)
+    return lum, cs
+
+
+def _ssim_map(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    data_range: float,
+    window: Window = "uniform",
+    win_size: int | None = None,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> tuple[np.ndarray, int]:
+    """Full-size SSIM map of two validated float64 arrays, and the border width.
+
+    For callers (``evaluate``) that already validated ``x``, ``y`` and
+    ``data_range``. Pixels closer than the returned border width to an edge
+    see the reflect padding; :func:`ssim` crops them.
+    """
+    win = _window_size(window, win_size)
+    _check_fits(x.shape, win, "x and y")
+    lum, cs = _ssim_parts(
+        x, y, c1=(k1 * data_range) ** 2, c2=(k2 * data_range) ** 2, window=window, win_size=win
+    )
+    lum *= cs
+    return lum, (win - 1) // 2
+
+
+def _valid_mean(smap: np.ndarray, pad: int, mask: np.ndarray | None, win: int) -> float:
+    if mask is None:
+        inner = smap[pad : smap.shape[0] - pad, pad : smap.shape[1] - pad]
+        return float(inner.mean(dtype=np.float64))
+    # A pixel counts when its whole win x win window lies inside the mask
+    # (and inside the image): a minimum filter is the separable erosion.
+    inside = ndimage.minimum_filter(mask.view(np.uint8), size=win, mode="constant", cval=0)
+    count = int(np.count_nonzero(inside))
+    if count == 0:
+        msg = (
+            f"mask has no pixel whose full {win}x{win} SSIM window lies inside it "
+            f"({int(np.count_nonzero(mask))} True pixels); the masked region must "
+            f"contain at least one {win}x{win} square"
+        )
+        raise QualityInputError(msg)
+    return float(smap[inside.view(bool)].mean(dtype=np.float64))
+
+
+def _check_mask(mask: npt.ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        msg = f"mask must be a boolean array, got dtype {arr.dtype}"
+        raise QualityInputError(msg)
+    if arr.shape != shape:
+        msg = f"mask must have the shape of x and y {shape}, got {arr.shape}"
+        raise QualityInputError(msg)
+    return arr
+
+
+def ssim(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    data_range: float,
+    window: Window = "uniform",
+    win_size: int | None = None,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    mask: npt.ArrayLike | None = None,
+) -> float:
+    r"""Mean structural similarity of two real 2-D images.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Real 2-D images of the same shape (complex input is refused; pass
+        ``np.abs`` or a phase map explicitly). Computed in float64.
+    data_range : float
+        Dynamic range L of the images (e.g. the ground truth's max - min).
+        Required: never estimated from the data.
+    window : {"uniform", "gaussian"}
+        ``"uniform"``: scikit-image's default (``win_size`` x ``win_size``
+        box, sample covariance). ``"gaussian"``: Wang et al. 2004 (11-tap
+        Gaussian, sigma 1.5, population covariance).
+    win_size : int, optional
+        Odd side of the uniform window, default 7. Must be None (or 11) for
+        the Gaussian window.
+    k1, k2 : float
+        Stabilising constants, :math:`C_1 = (k_1 L)^2`, :math:`C_2 = (k_2 L)^2`.
+    mask : array_like of bool, optional
+        Average only over pixels whose whole window lies inside ``mask``, so
+        pixels outside it never influence the result. Without a mask, pixels
+        within (win - 1) // 2 of the edge are excluded (scikit-image's crop);
+        an all-True mask gives the same value.
+
+    Returns
+    -------
+    float
+        Mean SSIM, in [-1, 1]; 1 for identical images.
+
+    Raises
+    ------
+    QualityInputError
+        Non-2-D, complex, non-finite or mismatched inputs, a missing or
+        non-positive ``data_range``, an image smaller than the window, a bad
+        ``window``/``win_size``, or a mask containing no full window.
+
+    Notes
+    -----
+    With local (window-weighted) means :math:`\mu`, variances :math:`\sigma^2`
+    and covariance :math:`\sigma_{xy}`,
+
+    .. math::
+
+        \mathrm{SSIM} = \frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}
+                             {(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)}
+
+    averaged over the map. The uniform window reproduces
+    ``skimage.metrics.structural_similarity(x, y, data_range=L)`` and the
+    Gaussian one ``structural_similarity(x, y, data_range=L,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``, both to
+    ~1e-15 in float64. SSIM is not sign-safe: remove phase offsets first.
+
+    References
+    ----------
+    .. [1] Z. Wang, A. C. Bovik, H. R. Sheikh, E. P. Simoncelli, "Image quality
+       assessment: from error visibility to structural similarity", IEEE
+       Trans. Image Process. 13, 600-612 (2004). :doi:`10.1109/TIP.2003.819861`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ptycho_metrics import ssim
+    >>> x = np.linspace(0.0, 1.0, 64 * 64).reshape(64, 64)
+    >>> ssim(x, x, data_range=1.0)
+    1.0
+    """
+    xa, ya = _pair(x, y)
+    rng = check_data_range(data_range)
+    k1 = _check_constant(k1, "k1")
+    k2 = _check_constant(k2, "k2")
+    mask_arr = None if mask is None else _check_mask(mask, xa.shape)
+    smap, pad = _ssim_map(xa, ya, data_range=rng, window=window, win_size=win_size, k1=k1, k2=k2)
+    return _valid_mean(smap, pad, mask_arr, 2 * pad + 1)
+
+
+def _check_weights(weights: Sequence[float]) -> np.ndarray:
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"weights must be a sequence of numbers, got {weights!r}"
+        raise QualityInputError(msg) from exc
+    if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() == 0:
+        msg = (
+            f"weights must be a non-empty 1-D sequence of finite numbers >= 0 with a "
+            f"positive sum, got {weights!r}"
+        )
+        raise QualityInputError(msg)
+    return w
+
+
+def _min_side(n_scales: int, win: int) -> int:
+    """Smallest side that still holds a ``win`` window after the halvings."""
+    # Each halving maps a side s to ceil(s / 2), so s >= win at the coarsest
+    # scale needs s > (win - 1) * 2**(n_scales - 1) at the finest.
+    return (win - 1) * 2 ** (n_scales - 1) + 1
+
+
+def _downsample(a: np.ndarray) -> np.ndarray:
+    """2x2 box low-pass then keep every other pixel.
+
+    As Wang's ``msssim.m`` (imfilter with ones(2)/4, 'symmetric', then
+    img(1:2:end, 1:2:end)): an odd last row/column is averaged with its mirror,
+    i.e. with itself.
+    """
+    if a.shape[0] % 2 or a.shape[1] % 2:
+        a = np.pad(a, ((0, a.shape[0] % 2), (0, a.shape[1] % 2)), mode="symmetric")
+    return 0.25 * (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2])
+
+
+def ms_ssim(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    data_range: float,
+    weights: Sequence[float] = MS_SSIM_WEIGHTS,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> float:
+    r"""Multi-scale structural similarity (Wang, Simoncelli & Bovik 2003).
+
+    Parameters
+    ----------
+    x, y : array_like
+        Real 2-D images of the same shape, computed in float64.
+    data_range : float
+        Dynamic range L of the images; required, never estimated.
+    weights : sequence of float
+        Exponent per scale, finest first; ``len(weights)`` is the number of
+        scales M. Default: the published five weights.
+    k1, k2 : float
+        Stabilising constants as in :func:`ssim`.
+
+    Returns
+    -------
+    float
+        MS-SSIM in [0, 1]; 1 for identical images.
+
+    Raises
+    ------
+    QualityInputError
+        As :func:`ssim`, bad ``weights``, or an image whose short side is too
+        small for M scales (the message gives the minimum:
+        ``10 * 2**(M - 1) + 1`` pixels, 161 for five scales).
+
+    Notes
+    -----
+    At each scale j = 1..M the Gaussian-window SSIM components (11 taps,
+    sigma 1.5, population covariance, valid region only) are averaged; between
+    scales both images are low-passed by a 2x2 box and downsampled by 2:
+
+    .. math::
+
+        \mathrm{MS\text{-}SSIM} = \overline{l\,cs}_M^{\,w_M}
+            \prod_{j=1}^{M-1} \overline{cs}_j^{\,w_j}
+
+    As in Wang's reference ``msssim.m``, pytorch-msssim and TensorFlow, the
+    coarsest factor is the mean of the full SSIM map (luminance times
+    contrast-structure). A negative mean at any scale (anticorrelated
+    structure) would make the fractional power NaN; it is clipped to 0, so
+    such a pair scores 0 (pytorch-msssim's ``nonnegative_ssim`` choice).
+    ``data_range`` is the same at every scale since box averaging cannot
+    widen the range.
+
+    References
+    ----------
+    .. [1] Z. Wang, E. P. Simoncelli, A. C. Bovik, "Multiscale structural
+       similarity for image quality assessment", Proc. 37th Asilomar Conf.
+       Signals, Systems and Computers, 1398-1402 (2003).
+       :doi:`10.1109/ACSSC.2003.1292216`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ptycho_metrics import ms_ssim
+    >>> x = np.random.default_rng(0).random((192, 192))
+    >>> ms_ssim(x, x, data_range=1.0)
+    1.0
+    """
+    xa, ya = _pair(x, y)
+    rng = check_data_range(data_range)
+    w = _check_weights(weights)
+    c1 = (_check_constant(k1, "k1") * rng) ** 2
+    c2 = (_check_constant(k2, "k2") * rng) ** 2
+    need = _min_side(w.size, GAUSSIAN_WIN_SIZE)
+    if min(xa.shape) < need:
+        msg = (
+            f"x and y must be at least {need} pixels on the short side for "
+            f"{w.size} MS-SSIM scales with an {GAUSSIAN_WIN_SIZE}-tap window, "
+            f"got shape {xa.shape}; pass fewer weights for smaller images"
+        )
+        raise QualityInputError(msg)
+    pad = (GAUSSIAN_WIN_SIZE - 1) // 2
+    factors = np.empty(w.size)
+    for j in range(w.size):
+        lum, cs = _ssim_parts(xa, ya, c1=c1, c2=c2, window="gaussian", win_size=GAUSSIAN_WIN_SIZE)
+        if j == w.size - 1:
+            cs *= lum
+        factors[j] = _valid_mean(cs, pad, None, GAUSSIAN_WIN_SIZE)
+        if j < w.size - 1:
+            xa, ya = _downsample(xa), _downsample(ya)
+    np.maximum(factors, 0.0, out=factors)
+    return float(np.prod(factors**w))
+
+
+def psnr(x: npt.ArrayLike, y: npt.ArrayLike, *, data_range: float) -> float:
+    r"""Peak signal-to-noise ratio in dB with the caller's peak ``data_range``.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Real 2-D images of the same shape (order does not matter).
+    data_range : float
+        Peak value L (e.g. the ground truth's max - min). Required: a default
+        such as 255 is wrong for amplitudes of order 1.
+
+    Returns
+    -------
+    float
+        PSNR in dB; ``+inf`` when the images are identical (MSE = 0). Callers
+        that cannot store infinity (a golden file) must handle that case.
+
+    Raises
+    ------
+    QualityInputError
+        Non-2-D, complex, non-finite or mismatched inputs, or a missing or
+        non-positive ``data_range``.
+
+    Notes
+    -----
+    .. math::
+
+        \mathrm{PSNR} = 10 \log_{10} \frac{L^2}{\mathrm{MSE}}, \qquad
+        \mathrm{MSE} = \frac{1}{N} \sum (x - y)^2
+
+    Identical to ``skimage.metrics.peak_signal_noise_ratio(x, y,
+    data_range=L)`` in float64.
+
+    References
+    ----------
+    .. [1] Q. Huynh-Thu, M. Ghanbari, "Scope of validity of PSNR in
+       image/video quality assessment", Electron. Lett. 44, 800-801 (2008).
+       :doi:`10.1049/el:20080522`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ptycho_metrics import psnr
+    >>> round(psnr(np.zeros((4, 4)), np.full((4, 4), 0.1), data_range=1.0), 6)
+    20.0
+    """
+    xa, ya = _pair(x, y)
+    rng = check_data_range(data_range)
+    diff = xa - ya
+    mse = float(np.mean(diff * diff))
+    if mse == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(rng * rng / mse))

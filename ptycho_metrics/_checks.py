@@ -9,6 +9,7 @@ views of arrays already of the right dtype).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -33,11 +34,6 @@ class QualityInputError(ValueError):
 
     The message names the argument, what was expected and what was received.
     """
-
-
-def _describe(x: Any) -> str:
-    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
-    return f"shape {arr.shape}, dtype {arr.dtype}"
 
 
 def _as_array(x: Any, name: str) -> np.ndarray:
@@ -206,7 +202,7 @@ def check_reconstruction(
         lo, hi = float(ph.min()), float(ph.max())
         if lo < -np.pi - PHASE_RANGE_SLACK or hi > np.pi + PHASE_RANGE_SLACK:
             msg = (
-                f"{ph_name} must be wrapped to [-pi, pi], got min {lo:.6g} and max {hi:.6g}; "
+                f"{ph_name} must be wrapped to [-pi, pi], got min {lo!r} and max {hi!r}; "
                 f"wrap it with np.angle(np.exp(1j * phase))"
             )
             raise QualityInputError(msg)
@@ -217,5 +213,5 @@ def check_reconstruction(
             if arr.shape != want:
                 msg = f"{arr_name} must have shape {want}, got {arr.shape}"
                 raise QualityInputError(msg)
-    for (n0, a0), (n1, a1) in zip(checked, checked[1:]):
+    for (n0, a0), (n1, a1) in pairwise(checked):
         check_same_shape(a0, a1, (n0, n1))

@@ -62,6 +62,7 @@ METRICS: dict[str, MetricInfo] = {
         _info("phase_pearson", "higher", "1", "Pearson correlation of continuous phases"),
         _info("frc_0p5", "higher", "cycles/pixel", "FRC crossing of the 0.5 threshold"),
         _info("frc_half_bit", "higher", "cycles/pixel", "FRC crossing of the half-bit threshold"),
+        _info("frc_mean", "higher", "1", "mean FRC over the rings from DC (excluded) to Nyquist"),
         _info(
             "amplitude_scale_error",
             "lower",

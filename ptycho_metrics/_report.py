@@ -85,6 +85,17 @@ class QualityReport:
             "frc": self.frc.to_dict(),
         }
 
+    def finite_metrics(self) -> dict[str, float]:
+        """The finite metrics: what a golden-reference gate can store and compare.
+
+        An FRC that never crosses its threshold (NaN) or the PSNR of identical
+        amplitudes (inf) is left out. The quality gate checks key sets both
+        ways, so a metric that is finite in the golden and not in a later run
+        (or the reverse) still fails the gate, naming it: a change of state is
+        never silent.
+        """
+        return {k: v for k, v in self.metrics.items() if math.isfinite(v)}
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as strict JSON (NaN and infinity written as null)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -251,6 +262,11 @@ def _frc_metrics(out: _Collector, result: FRCResult) -> None:
     for key, criterion in criteria:
         res = result.resolution(criterion)
         out.set(key, res.frequency, res.reason)
+    # The crossings are NaN for a reconstruction good up to Nyquist (common against a
+    # noise-free truth); the mean over the rings beyond DC is always defined.
+    rings = (result.frequency > 0) & np.isfinite(result.correlation)
+    mean = float(result.correlation[rings].mean()) if rings.any() else math.nan
+    out.set("frc_mean", mean, "no ring beyond DC has power in both images")
 
 
 def evaluate(

@@ -72,6 +72,7 @@ def test_perfect_reconstruction():
     assert math.isnan(m["frc_0p5"])
     assert math.isnan(m["frc_half_bit"])
     assert any("frc_0p5 is NaN: correlation stays at or above" in n for n in report.notes)
+    assert m["frc_mean"] == pytest.approx(1.0, abs=1e-12)  # always defined
     assert report.region_shape == (N, N)
     assert report.n_compared == N * N
 
@@ -111,6 +112,8 @@ def test_metrics_are_the_public_functions_on_the_aligned_region():
     curve = frc(a, t)
     assert m["frc_0p5"] == curve.resolution(0.5).frequency
     assert m["frc_half_bit"] == curve.resolution("half-bit").frequency
+    beyond_dc = curve.frequency > 0
+    assert m["frc_mean"] == pytest.approx(np.mean(curve.correlation[beyond_dc]), rel=1e-12)
     assert 0 < m["frc_0p5"] < 0.5
     np.testing.assert_array_equal(report.frc.correlation, curve.correlation)
 
@@ -160,6 +163,7 @@ def test_phase_ssim_uses_the_truth_range_so_a_weak_phase_object_is_not_flattered
         ("phase_rmse", "lower"),
         ("frc_0p5", "higher"),
         ("frc_half_bit", "higher"),
+        ("frc_mean", "higher"),
     ],
 )
 def test_more_noise_is_worse_in_the_declared_direction(key, better):
@@ -317,3 +321,11 @@ def test_report_is_a_quality_report():
 def test_bad_inputs_raise_quality_input_error(recon, truth, message):
     with pytest.raises(QualityInputError, match=re.escape(message)):
         evaluate(recon, truth)
+
+
+def test_finite_metrics_leaves_out_exactly_the_undefined_ones():
+    truth = _truth()
+    report = evaluate(truth, truth, align=False)  # identical: FRC never crosses, PSNR is inf
+    finite = report.finite_metrics()
+    assert set(report.metrics) - set(finite) == {"frc_0p5", "frc_half_bit", "amplitude_psnr"}
+    assert all(math.isfinite(v) for v in finite.values())

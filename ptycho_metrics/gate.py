@@ -1,0 +1,626 @@
+"""Quality-gate engine: compare metrics against a golden reference, one-sided.
+
+Pure functions, no pytest: the ``quality_gate`` fixture
+(:mod:`ptycho_metrics.pytest_plugin`), the tests and ``tools/regen_golden.py``
+all call :func:`compare_metrics`, :func:`compare_contract` and the golden-file
+helpers here.
+
+A golden file is JSON with sorted keys and ``repr``-exact floats, holding three
+blocks: ``metrics`` (name -> finite float), ``contract`` (what must be equal
+for the metrics to be comparable: fixture sha256, seed, epochs, model
+configuration, thread count, ...) and ``fingerprint`` (the environment that
+made it; shown on failure, never compared strictly). Tolerances are *not* in
+the golden: they live in :data:`DEFAULT_TOLERANCES` or are passed by the
+caller, so regenerating a golden cannot loosen them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ._checks import QualityInputError
+from ._metadata import METRICS
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "GOLDEN_FORMAT_VERSION",
+    "REGEN_HINT",
+    "ContractChange",
+    "GateConfigError",
+    "GateDirection",
+    "GateResult",
+    "GateRow",
+    "Golden",
+    "RatchetWarning",
+    "compare_contract",
+    "compare_metrics",
+    "dumps_golden",
+    "environment_fingerprint",
+    "fingerprint_diff",
+    "format_contract_changes",
+    "format_fingerprint",
+    "load_golden",
+    "normalize_contract",
+    "resolve_directions",
+    "resolve_tolerances",
+    "validate_metrics",
+]
+
+GateDirection = Literal["higher", "lower", "exact", "two-sided"]
+Verdict = Literal["ok", "better", "worse", "changed", "missing", "extra", "not finite"]
+
+_DIRECTIONS: tuple[str, ...] = ("higher", "lower", "exact", "two-sided")
+_FAILING: frozenset[str] = frozenset({"worse", "changed", "missing", "extra", "not finite"})
+_VERDICT_TEXT = {
+    "worse": "worse beyond tolerance",
+    "changed": "changed beyond tolerance",
+    "missing": "in the golden, missing from this run",
+    "extra": "in this run, absent from the golden",
+    "not finite": "not finite",
+}
+
+GOLDEN_FORMAT_VERSION = 1
+
+REGEN_HINT = (
+    "If the change is intended, regenerate and review the goldens with "
+    "`python tools/regen_golden.py --reason '...'` (or locally `pytest --force-regen`); "
+    "never in CI."
+)
+
+#: Absolute tolerance per metric of :data:`ptycho_metrics.METRICS`, in the
+#: metric's unit: ``max(floor, 3 x spread)`` rounded up to two digits.
+#: *spread* is the largest max - min of the metric over runs of the reference
+#: pipeline on one fixture: seed 0 with 1 and 2 threads (twice each; reruns
+#: are bit-identical) on default and phase_wrap, and seeds 1-6 on default
+#: (phase_wrap's other seeds land in other optima, three of six collapsed,
+#: so they measure the pipeline's robustness, not rounding). A thread count
+#: or CPU change perturbs rounding, and training carries it into the result;
+#: that is what a tolerance must absorb. *floor* is the smallest difference
+#: that means something (about 0.5 % of the metric's scale). Measured with
+#: ``python tools/measure_spread.py --fixtures default phase_wrap --reruns 2
+#: --threads 1 2 --seeds 1 2 3 4 5 6 --exclude phase_wrap/seed{1..6}-t1-r0``
+#: (2026-11-29; torch 2.13.0+cpu, AVX512 CPU; 24 epochs). The FRC crossings
+#: keep their floor: NaN or flickering near Nyquist on these fixtures, they
+#: are not gated by tests/quality. Table: ``docs/quality-gate.md``.
+DEFAULT_TOLERANCES: Mapping[str, float] = MappingProxyType(
+    {
+        "amplitude_ssim": 0.0071,  # spread 0.00236 (phase_wrap)
+        "phase_ssim": 0.005,  # floor (spread 7.5e-5)
+        "amplitude_ms_ssim": 0.005,  # floor (spread 3.2e-4)
+        "amplitude_psnr": 0.78,  # dB, spread 0.258 (default)
+        "amplitude_mae": 0.002,  # floor (spread 2.0e-4)
+        "amplitude_rmse": 0.002,  # floor (spread 2.1e-4)
+        "amplitude_pearson": 0.005,  # floor (spread 2.4e-4)
+        "phase_mae": 0.005,  # rad, floor (spread 9.5e-4)
+        "phase_rmse": 0.005,  # rad, floor (spread 8.3e-4)
+        "phase_max": 0.094,  # rad, spread 0.031 (default)
+        "phase_pearson": 0.005,  # floor (spread 1.0e-5)
+        "frc_0p5": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
+        "frc_half_bit": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
+        "frc_mean": 0.015,  # spread 0.0049 (phase_wrap)
+        "amplitude_scale_error": 0.005,  # floor (spread 2.7e-5)
+    }
+)
+
+
+class GateConfigError(QualityInputError):
+    """A metric the gate cannot judge: unknown direction, missing or bad tolerance, bad value."""
+
+
+class RatchetWarning(UserWarning):
+    """A metric improved beyond its tolerance: consider regenerating the golden (ratchet)."""
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _as_float(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        msg = f"{what} must be a real number, got {type(value).__name__}: {value!r}"
+        raise GateConfigError(msg)
+    return float(value)
+
+
+def validate_metrics(metrics: Mapping[str, Any], *, name: str = "metrics") -> dict[str, float]:
+    """Return ``metrics`` as a new ``dict[str, float]``; refuse NaN, Inf and non-numbers.
+
+    Raises
+    ------
+    GateConfigError
+        When ``metrics`` is not a non-empty mapping of str to real numbers, or
+        holds NaN or Inf (a non-finite value is never written to a golden nor
+        accepted); the message names every offending metric.
+    """
+    if not isinstance(metrics, Mapping) or not metrics:
+        msg = f"{name} must be a non-empty mapping of metric name to float, got {metrics!r}"
+        raise GateConfigError(msg)
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if not isinstance(key, str):
+            msg = f"{name} keys must be str, got {type(key).__name__}: {key!r}"
+            raise GateConfigError(msg)
+        out[key] = _as_float(value, f"{name}[{key!r}]")
+    bad = {k: v for k, v in out.items() if not math.isfinite(v)}
+    if bad:
+        listed = ", ".join(f"{k}={v!r}" for k, v in sorted(bad.items()))
+        msg = f"{name} must be finite; NaN/Inf is never stored nor accepted, got {listed}"
+        raise GateConfigError(msg)
+    return out
+
+
+def _refuse_unused(what: str, given: Mapping[str, Any], names: Iterable[str]) -> None:
+    # A misspelt name would otherwise be ignored silently.
+    unused = sorted(set(given) - set(names))
+    if unused:
+        msg = f"{what} given for metric(s) absent from the metrics: {', '.join(map(repr, unused))}"
+        raise GateConfigError(msg)
+
+
+def resolve_directions(
+    names: Iterable[str], directions: Mapping[str, str] | None = None
+) -> dict[str, GateDirection]:
+    """Direction of each metric: ``directions`` first, then :data:`ptycho_metrics.METRICS`.
+
+    Raises
+    ------
+    GateConfigError
+        When a direction is not one of "higher", "lower", "exact", "two-sided",
+        or a metric has none (an unknown metric is an error, never a default).
+    """
+    names = list(names)
+    given = dict(directions or {})
+    _refuse_unused("directions", given, names)
+    for key, value in given.items():
+        if value not in _DIRECTIONS:
+            msg = f"directions[{key!r}] must be one of {', '.join(_DIRECTIONS)}; got {value!r}"
+            raise GateConfigError(msg)
+    out: dict[str, GateDirection] = {}
+    unknown = []
+    for key in names:
+        if key in given:
+            out[key] = given[key]  # type: ignore[assignment]
+        elif key in METRICS:
+            out[key] = METRICS[key].direction
+        else:
+            unknown.append(key)
+    if unknown:
+        msg = (
+            f"no direction known for metric(s) {', '.join(map(repr, sorted(unknown)))}: "
+            f"they are not in ptycho_metrics.METRICS; pass directions={{name: "
+            f"'higher' | 'lower' | 'exact' | 'two-sided'}}"
+        )
+        raise GateConfigError(msg)
+    return out
+
+
+def resolve_tolerances(
+    directions: Mapping[str, GateDirection], tolerances: Mapping[str, Any] | None = None
+) -> dict[str, float]:
+    """Absolute tolerance of each metric: ``tolerances`` first, then :data:`DEFAULT_TOLERANCES`.
+
+    An ``"exact"`` metric takes no tolerance (0). Raises :class:`GateConfigError`
+    when a tolerance is missing, negative, not finite, or non-zero for an exact metric.
+    """
+    given = dict(tolerances or {})
+    _refuse_unused("tolerances", given, directions)
+    out: dict[str, float] = {}
+    missing = []
+    for key, direction in directions.items():
+        if key in given:
+            tol = _as_float(given[key], f"tolerances[{key!r}]")
+            if not (math.isfinite(tol) and tol >= 0):
+                msg = f"tolerances[{key!r}] must be finite and >= 0, got {tol!r}"
+                raise GateConfigError(msg)
+            if direction == "exact" and tol != 0:
+                msg = f"tolerances[{key!r}] must be 0 or absent for an 'exact' metric, got {tol!r}"
+                raise GateConfigError(msg)
+            out[key] = tol
+        elif direction == "exact":
+            out[key] = 0.0
+        elif key in DEFAULT_TOLERANCES:
+            out[key] = DEFAULT_TOLERANCES[key]
+        else:
+            missing.append(key)
+    if missing:
+        msg = (
+            f"no tolerance for metric(s) {', '.join(map(repr, sorted(missing)))}: "
+            "they have no entry in ptycho_metrics.gate.DEFAULT_TOLERANCES; "
+            "pass tolerances={name: absolute_tolerance}"
+        )
+        raise GateConfigError(msg)
+    return out
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One metric's comparison. ``None`` where a side lacks the metric."""
+
+    metric: str
+    golden: float | None
+    obtained: float | None
+    delta: float | None
+    direction: GateDirection | None
+    tolerance: float | None
+    verdict: Verdict
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in _FAILING
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of :func:`compare_metrics`: one :class:`GateRow` per metric, sorted by name."""
+
+    rows: tuple[GateRow, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def failures(self) -> tuple[GateRow, ...]:
+        return tuple(r for r in self.rows if r.failed)
+
+    @property
+    def improvements(self) -> tuple[GateRow, ...]:
+        return tuple(r for r in self.rows if r.verdict == "better")
+
+    def describe_failures(self) -> str:
+        """One line naming every failing metric and why, e.g. ``phase_ssim (worse ...)``."""
+        return ", ".join(f"{r.metric} ({_VERDICT_TEXT[r.verdict]})" for r in self.failures)
+
+    def format_table(self, rows: tuple[GateRow, ...] | None = None) -> str:
+        """Plain-text table: metric, golden, obtained, delta, direction, tolerance, verdict."""
+        header = ("metric", "golden", "obtained", "delta", "direction", "tolerance", "verdict")
+        body = [
+            (
+                r.metric,
+                _fmt(r.golden),
+                _fmt(r.obtained),
+                "" if r.delta is None else f"{r.delta:+.4g}",
+                r.direction or "",
+                "" if r.tolerance is None else f"{r.tolerance:.4g}",
+                r.verdict.upper() if r.failed else r.verdict,
+            )
+            for r in (self.rows if rows is None else rows)
+        ]
+        widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body
+        ]
+        head = "  ".join(c.ljust(w) for c, w in zip(header, widths, strict=True)).rstrip()
+        return "\n".join([head, "  ".join("-" * w for w in widths), *lines])
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.8g}"
+
+
+def _verdict(obtained: float, golden: float, direction: str, tol: float) -> Verdict:
+    if not (math.isfinite(obtained) and math.isfinite(golden)):
+        return "not finite"
+    if direction == "exact":
+        return "ok" if obtained == golden else "changed"
+    if direction == "two-sided":
+        return "ok" if abs(obtained - golden) <= tol else "changed"
+    low, high = golden - tol, golden + tol
+    if direction == "higher":
+        return "worse" if obtained < low else "better" if obtained > high else "ok"
+    return "worse" if obtained > high else "better" if obtained < low else "ok"
+
+
+def compare_metrics(
+    obtained: Mapping[str, Any],
+    golden: Mapping[str, Any],
+    *,
+    tolerances: Mapping[str, Any] | None = None,
+    directions: Mapping[str, str] | None = None,
+) -> GateResult:
+    """Compare ``obtained`` metrics against ``golden`` ones, one-sided per direction.
+
+    Parameters
+    ----------
+    obtained, golden : Mapping[str, float]
+        Metric name -> value. ``obtained`` must be finite (checked); a
+        non-finite golden value (a hand-edited file) fails its row.
+    tolerances : Mapping[str, float], optional
+        Absolute tolerances overriding :data:`DEFAULT_TOLERANCES`.
+    directions : Mapping[str, str], optional
+        Directions overriding :data:`ptycho_metrics.METRICS`.
+
+    Returns
+    -------
+    GateResult
+        ``passed`` is False when any metric is worse beyond its tolerance,
+        changed (exact / two-sided), missing from the run, extra (absent from
+        the golden) or not finite. "better" rows pass.
+
+    Raises
+    ------
+    GateConfigError
+        Non-finite obtained value, or an obtained metric without a known
+        direction or tolerance.
+
+    Notes
+    -----
+    With :math:`d = o - g`, tolerance :math:`t`: "higher" fails when
+    :math:`o < g - t`; "lower" when :math:`o > g + t`; "exact" unless
+    :math:`o = g`; "two-sided" when :math:`|d| > t`.
+    """
+    got = validate_metrics(obtained, name="obtained")
+    ref = {k: _as_float(v, f"golden[{k!r}]") for k, v in golden.items()}
+    dirs = resolve_directions(got, directions)
+    tols = resolve_tolerances(dirs, tolerances)
+    rows = []
+    for key in sorted(set(got) | set(ref)):
+        if key not in ref:
+            rows.append(GateRow(key, None, got[key], None, dirs[key], tols[key], "extra"))
+        elif key not in got:
+            rows.append(GateRow(key, ref[key], None, None, None, None, "missing"))
+        else:
+            delta = got[key] - ref[key]
+            verdict = _verdict(got[key], ref[key], dirs[key], tols[key])
+            rows.append(GateRow(key, ref[key], got[key], delta, dirs[key], tols[key], verdict))
+    return GateResult(tuple(rows))
+
+
+# ----------------------------------------------------------------------------- contract
+
+
+@dataclass(frozen=True)
+class ContractChange:
+    """One contract entry that differs; ``key`` is dotted for nested mappings."""
+
+    key: str
+    golden: Any
+    obtained: Any
+    kind: Literal["changed", "added", "removed"]
+
+
+def normalize_contract(contract: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return ``contract`` as plain JSON values (tuples become lists), refusing NaN and non-JSON."""
+    if contract is None:
+        return {}
+    if not isinstance(contract, Mapping):
+        msg = f"contract must be a mapping of str to JSON values, got {type(contract).__name__}"
+        raise GateConfigError(msg)
+    try:
+        text = json.dumps(dict(contract), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        msg = (
+            "contract must hold only finite JSON values (str, int, float, bool, None, "
+            f"lists, dicts with str keys): {exc}"
+        )
+        raise GateConfigError(msg) from exc
+    return json.loads(text)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: value}
+
+
+def compare_contract(
+    obtained: Mapping[str, Any] | None, golden: Mapping[str, Any] | None
+) -> list[ContractChange]:
+    """Differences between two contracts (empty when equal), by dotted key."""
+    new = _flatten(normalize_contract(obtained))
+    old = _flatten(normalize_contract(golden))
+    changes = []
+    for key in sorted(set(new) | set(old)):
+        if key not in old:
+            changes.append(ContractChange(key, None, new[key], "added"))
+        elif key not in new:
+            changes.append(ContractChange(key, old[key], None, "removed"))
+        elif new[key] != old[key] or type(new[key]) is not type(old[key]):
+            changes.append(ContractChange(key, old[key], new[key], "changed"))
+    return [c for c in changes if c.key]
+
+
+def format_contract_changes(changes: list[ContractChange]) -> str:
+    """Human-readable list of contract changes, ending with how to regenerate."""
+    lines = ["The run's contract differs from the golden's, so the metrics are not comparable:"]
+    for c in changes:
+        if c.kind == "added":
+            lines.append(f"  {c.key}: not in the golden, now {c.obtained!r}")
+        elif c.kind == "removed":
+            lines.append(f"  {c.key}: golden {c.golden!r}, absent from this run")
+        else:
+            lines.append(f"  {c.key}: golden {c.golden!r} -> obtained {c.obtained!r}")
+    lines.append(REGEN_HINT)
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- fingerprint
+
+_PACKAGES = (
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "torch",
+    "lightning",
+    "pytest",
+    "pytest-regressions",
+    "ptycho-metrics",
+)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _numpy_cpu() -> dict[str, Any]:
+    # numpy exposes these only privately (numpy.show_runtime reads the same names).
+    try:
+        mu = importlib.import_module("numpy._core._multiarray_umath")
+    except ImportError:
+        return {}
+    enabled = {k for k, v in mu.__cpu_features__.items() if v}
+    return {
+        "baseline": list(mu.__cpu_baseline__),
+        "dispatch_enabled": [f for f in mu.__cpu_dispatch__ if f in enabled],
+    }
+
+
+def _torch_cpu() -> dict[str, Any]:
+    # Only when the caller already uses torch: importing it here would cost
+    # seconds and change process state (threads) in sessions that never need it.
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "num_threads": torch.get_num_threads(),
+    }
+
+
+def _git(root: Path) -> dict[str, Any]:
+    def run(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None}
+    status = run("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def environment_fingerprint(*, root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Describe the environment a golden was made in (versions, CPU, threads, git commit).
+
+    torch's CPU capability and thread count are recorded when torch is
+    already imported in this process.
+
+    Stored beside the metrics and shown on failure; never compared strictly,
+    since a different CPU or library build legitimately moves the last digits.
+    """
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "packages": {name: _version(name) for name in _PACKAGES},
+        "numpy_cpu": _numpy_cpu(),
+        "torch": _torch_cpu(),
+        "git": _git(Path(root) if root is not None else Path.cwd()),
+    }
+
+
+def fingerprint_diff(
+    golden: Mapping[str, Any] | None, current: Mapping[str, Any] | None
+) -> list[ContractChange]:
+    """Entries of the fingerprint that differ (informational only)."""
+    return compare_contract(current or {}, golden or {})
+
+
+def format_fingerprint(golden: Mapping[str, Any] | None, current: Mapping[str, Any]) -> str:
+    """The current fingerprint, with the entries that differ from the golden's marked."""
+    diffs = {c.key: c for c in fingerprint_diff(golden, current)}
+    lines = ["Environment fingerprint (informational, not compared):"]
+    for key, value in sorted(_flatten(normalize_contract(current)).items()):
+        if key in diffs:
+            lines.append(f"  * {key}: {value!r} (golden: {diffs[key].golden!r})")
+        else:
+            lines.append(f"    {key}: {value!r}")
+    lines.extend(
+        f"  * {key}: absent (golden: {c.golden!r})"
+        for key, c in diffs.items()
+        if c.kind == "removed"
+    )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- golden files
+
+
+@dataclass(frozen=True)
+class Golden:
+    """The content of a golden file."""
+
+    metrics: dict[str, float]
+    contract: dict[str, Any]
+    fingerprint: dict[str, Any]
+
+
+def dumps_golden(
+    metrics: Mapping[str, Any],
+    *,
+    contract: Mapping[str, Any] | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
+) -> str:
+    """Serialise a golden: sorted keys, ``repr`` floats, NaN/Inf refused."""
+    doc = {
+        "format_version": GOLDEN_FORMAT_VERSION,
+        "metrics": validate_metrics(metrics),
+        "contract": normalize_contract(contract),
+        "fingerprint": normalize_contract(fingerprint),
+    }
+    # json writes floats with float.__repr__, the shortest string that round-trips.
+    return json.dumps(doc, sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def _reject_constant(name: str) -> float:
+    msg = f"golden files never hold {name}"
+    raise ValueError(msg)
+
+
+def load_golden(path: str | os.PathLike[str]) -> Golden:
+    """Read a golden file written by :func:`dumps_golden`.
+
+    Raises
+    ------
+    GateConfigError
+        When the file is missing, not JSON, of another format version, lacks a
+        block, or holds a non-finite metric; the message names the file.
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    except (OSError, ValueError) as exc:
+        msg = f"golden file {path} is unreadable: {exc}"
+        raise GateConfigError(msg) from exc
+    if not isinstance(doc, dict) or doc.get("format_version") != GOLDEN_FORMAT_VERSION:
+        msg = (
+            f"golden file {path} must be a JSON object with format_version {GOLDEN_FORMAT_VERSION}"
+        )
+        raise GateConfigError(msg)
+    missing = [
+        b for b in ("metrics", "contract", "fingerprint") if not isinstance(doc.get(b), dict)
+    ]
+    if missing:
+        msg = f"golden file {path} lacks the block(s) {', '.join(missing)}"
+        raise GateConfigError(msg)
+    metrics = validate_metrics(doc["metrics"], name=f"metrics of golden {path}")
+    return Golden(metrics, doc["contract"], doc["fingerprint"])

@@ -1,0 +1,1 @@
+"""Quality gate over the reference pipeline (a package so its modules share helpers)."""

@@ -1,0 +1,356 @@
+"""The quality_gate fixture end to end, in throw-away pytest sessions (pytester).
+
+Every inner session uses the project's warning policy (``filterwarnings =
+error`` plus ``default`` for RatchetWarning). The environment variable CI is
+set or removed explicitly per test, since the outer run may itself be in CI.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ptycho_metrics.gate import DEFAULT_TOLERANCES
+
+pytest_plugins = ["pytester"]
+
+INI = """
+[pytest]
+filterwarnings =
+    error
+    default::ptycho_metrics.gate.RatchetWarning
+"""
+
+# The gated test reads its metrics and contract from values.json, so a test
+# here changes the "pipeline output" between runs without touching the test.
+TEST_MODULE = """
+import json
+from pathlib import Path
+
+def test_gate(quality_gate):
+    values = json.loads((Path(__file__).parent / "values.json").read_text())
+    quality_gate.check(values["metrics"], contract=values.get("contract"), **values.get("kw", {}))
+
+def test_not_gated():
+    pass
+"""
+
+METRICS = {"amplitude_ssim": 0.9, "phase_mae": 0.1, "frc_0p5": 0.25}
+CONTRACT = {"seed": 1, "max_epochs": 40, "fixture_sha256": "ab" * 32}
+GOLDEN = Path("goldens", "test_mod", "test_gate.json")
+SSIM_TOL = f"{DEFAULT_TOLERANCES['amplitude_ssim']:.4g}"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makeini(INI)
+    pytester.makepyfile(test_mod=TEST_MODULE)
+    write_values(pytester, METRICS)
+    return pytester
+
+
+def write_values(pytester: pytest.Pytester, metrics: dict, contract: dict = CONTRACT, **kw) -> None:
+    values = {"metrics": metrics, "contract": contract, "kw": kw}
+    (pytester.path / "values.json").write_text(json.dumps(values))
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "no:cacheprovider", "-k", "test_gate", *args)
+
+
+@pytest.fixture
+def golden(project: pytest.Pytester) -> Path:
+    """A project whose golden exists (written by a first run)."""
+    run(project).assert_outcomes(failed=1)
+    return project.path / GOLDEN
+
+
+def test_first_run_writes_golden_and_fails(project: pytest.Pytester) -> None:
+    result = run(project)
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*File not found in data directory, created:*", f"*{GOLDEN}"])
+    doc = json.loads((project.path / GOLDEN).read_text())
+    assert doc["metrics"] == METRICS
+    assert doc["contract"] == CONTRACT
+    assert doc["fingerprint"]["packages"]["pytest-regressions"]
+    assert "tolerance" not in json.dumps(doc)
+
+
+def test_rerun_passes(golden: Path, project: pytest.Pytester) -> None:
+    run(project).assert_outcomes(passed=1, deselected=1)
+
+
+def test_worse_beyond_tolerance_fails_with_table(golden: Path, project: pytest.Pytester) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*Failed: amplitude_ssim (worse beyond tolerance)",
+            "*metric*golden*obtained*delta*direction*tolerance*verdict",
+            f"*amplitude_ssim*0.9*0.8*-0.1*higher*{SSIM_TOL}*WORSE",
+            "*phase_mae*0.1*0.1*+0*lower*ok",
+            "*Environment fingerprint*",
+        ]
+    )
+
+
+def test_worse_within_tolerance_passes(golden: Path, project: pytest.Pytester) -> None:
+    tol = DEFAULT_TOLERANCES
+    within = {"amplitude_ssim": 0.9 - tol["amplitude_ssim"], "phase_mae": 0.1 + tol["phase_mae"]}
+    write_values(project, {**METRICS, **within})
+    run(project).assert_outcomes(passed=1)
+
+
+def test_better_passes_with_ratchet_warning(golden: Path, project: pytest.Pytester) -> None:
+    write_values(project, {**METRICS, "phase_mae": 0.01})
+    result = run(project)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*RatchetWarning*metrics improved beyond tolerance*"])
+    assert json.loads(golden.read_text())["metrics"] == METRICS  # not rewritten
+
+
+def test_missing_key_fails_naming_it(golden: Path, project: pytest.Pytester) -> None:
+    write_values(project, {k: v for k, v in METRICS.items() if k != "frc_0p5"})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Failed: frc_0p5 (in the golden, missing from this run)"])
+
+
+def test_extra_key_fails_naming_it(golden: Path, project: pytest.Pytester) -> None:
+    write_values(project, {**METRICS, "phase_ssim": 0.9})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Failed: phase_ssim (in this run, absent from the golden)"])
+
+
+def test_nan_is_never_written(project: pytest.Pytester) -> None:
+    write_values(project, {**METRICS, "phase_mae": float("nan")})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*GateConfigError: metrics must be finite*phase_mae=nan*"])
+    assert not (project.path / GOLDEN).exists()
+
+
+def test_nan_is_never_accepted(golden: Path, project: pytest.Pytester) -> None:
+    write_values(project, {**METRICS, "phase_mae": float("inf")})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*metrics must be finite*phase_mae=inf*"])
+
+
+def test_contract_change_fails_saying_what_changed(golden: Path, project: pytest.Pytester) -> None:
+    write_values(project, METRICS, contract={**CONTRACT, "max_epochs": 20})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*contract differs from the golden's*",
+            "*max_epochs: golden 40 -> obtained 20",
+            "*tools/regen_golden.py*",
+        ]
+    )
+
+
+def test_fingerprint_is_shown_not_compared(golden: Path, project: pytest.Pytester) -> None:
+    doc = json.loads(golden.read_text())
+    doc["fingerprint"]["packages"]["numpy"] = "0.0.1"
+    golden.write_text(json.dumps(doc))
+    run(project).assert_outcomes(passed=1)
+    write_values(project, {**METRICS, "amplitude_ssim": 0.5})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*  * packages.numpy: '*' (golden: '0.0.1')"])
+
+
+def test_corrupted_golden_fails_and_force_regen_repairs_it(
+    golden: Path, project: pytest.Pytester
+) -> None:
+    golden.write_text("{ not json")
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*golden file*is unreadable*"])
+    run(project, "--force-regen").assert_outcomes(failed=1)
+    run(project).assert_outcomes(passed=1)
+
+
+def test_force_regen_rewrites_failing_golden_and_fails(
+    golden: Path, project: pytest.Pytester
+) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    result = run(project, "--force-regen")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Files differ and --force-regen set, regenerating file at:*"])
+    assert json.loads(golden.read_text())["metrics"]["amplitude_ssim"] == 0.8
+    run(project).assert_outcomes(passed=1)
+
+
+def test_regen_all_rewrites_and_passes(golden: Path, project: pytest.Pytester) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    run(project, "--regen-all").assert_outcomes(passed=1)
+    assert json.loads(golden.read_text())["metrics"]["amplitude_ssim"] == 0.8
+
+
+@pytest.mark.parametrize("flag", ["--force-regen", "--regen-all"])
+def test_regen_is_refused_in_ci(
+    golden: Path, project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    before = golden.read_bytes()
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    monkeypatch.setenv("CI", "true")
+    result = run(project, flag)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{flag} refused for quality_gate goldens*CI is set*"])
+    assert golden.read_bytes() == before
+
+
+def test_ci_alone_does_not_change_the_gate(golden: Path, project: pytest.Pytester, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    run(project).assert_outcomes(passed=1)
+
+
+def test_unknown_metric_needs_direction_and_tolerance(project: pytest.Pytester) -> None:
+    write_values(project, {"my_count": 169})
+    result = run(project)
+    result.stdout.fnmatch_lines(["*no direction known for metric(s) 'my_count'*"])
+    write_values(project, {"my_drift": 0.1}, directions={"my_drift": "two-sided"})
+    result = run(project)
+    result.stdout.fnmatch_lines(["*no tolerance for metric(s) 'my_drift'*"])
+    assert not (project.path / GOLDEN).exists()
+    write_values(project, {"my_count": 169}, directions={"my_count": "exact"})
+    run(project).assert_outcomes(failed=1)  # first run: written
+    write_values(project, {"my_count": 168}, directions={"my_count": "exact"})
+    run(project).stdout.fnmatch_lines(["*my_count*169*168*-1*exact*0*CHANGED"])
+
+
+def test_staging_writes_outside_the_tree(golden: Path, project: pytest.Pytester) -> None:
+    before = golden.read_bytes()
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    staging = project.path / "stage"
+    result = project.runpytest(
+        "-p", "no:cacheprovider", "--regen-all", f"--quality-gate-staging={staging}"
+    )
+    result.assert_outcomes(passed=1, deselected=1)  # test_not_gated deselected
+    assert golden.read_bytes() == before
+    relative = golden.relative_to(project.path)
+    assert json.loads((staging / relative).read_text())["metrics"]["amplitude_ssim"] == 0.8
+    meta = json.loads((staging / f"{relative}.gatemeta").read_text())
+    assert meta["tolerances"]["amplitude_ssim"] == DEFAULT_TOLERANCES["amplitude_ssim"]
+
+
+def test_plugin_module_does_not_import_torch() -> None:
+    code = "import sys, ptycho_metrics.pytest_plugin; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- regen tool
+
+
+@functools.cache
+def _regen_tool() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "tools" / "regen_golden.py"
+    spec = importlib.util.spec_from_file_location("regen_golden", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def regen(project: pytest.Pytester, *args: str) -> int:
+    return _regen_tool().main(["--root", str(project.path), ".", *args, "--", "-q"])
+
+
+def test_regen_tool_refuses_in_ci(golden, project, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CI", "1")
+    assert regen(project, "--reason", "x", "--yes") == 2
+    assert "CI is set" in capsys.readouterr().out
+
+
+def test_regen_tool_requires_reason(project: pytest.Pytester) -> None:
+    with pytest.raises(SystemExit) as info:
+        _regen_tool().main(["--root", str(project.path), "--yes"])
+    assert info.value.code == 2
+
+
+def test_regen_tool_refuses_worse_without_allow_worse(golden, project, capsys) -> None:
+    before = golden.read_bytes()
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    assert regen(project, "--reason", "x", "--yes") == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("amplitude_ssim"))
+    assert row.split() == ["amplitude_ssim", "0.9", "0.8", "-0.1", "higher", SSIM_TOL, "WORSE"]
+    assert "refused: worse beyond tolerance" in out
+    assert golden.read_bytes() == before
+
+
+def test_regen_tool_without_tty_or_yes_refuses(golden, project, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # answers yes, but is no TTY
+    before = golden.read_bytes()
+    write_values(project, {**METRICS, "phase_mae": 0.05})
+    assert regen(project, "--reason", "x") == 1
+    assert "no terminal to confirm on" in capsys.readouterr().out
+    assert golden.read_bytes() == before
+
+
+def test_regen_tool_writes_and_logs_provenance(golden, project, capsys) -> None:
+    stale = golden.with_name("removed_test.json")
+    stale.write_bytes(golden.read_bytes())
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8}, contract={**CONTRACT, "seed": 2})
+    assert regen(project, "--reason", "new seed", "--allow-worse", "--yes") == 0
+    out = capsys.readouterr().out
+    assert "contract seed: 1 -> 2" in out
+    assert "removed_test.json: stale" in out
+    doc = json.loads(golden.read_text())
+    assert doc["metrics"]["amplitude_ssim"] == 0.8
+    assert doc["contract"]["seed"] == 2
+    assert stale.exists()  # reported, removed only with --prune-stale
+    log = golden.parents[1] / "PROVENANCE.jsonl"
+    record = json.loads(log.read_text().splitlines()[-1])
+    assert record["reason"] == "new seed"
+    assert record["allow_worse"] is True
+    assert record["files"][0]["worse"] == ["amplitude_ssim"]
+    assert record["fingerprint"]["packages"]["pytest"]
+    assert not list(golden.parents[1].glob(".regen-*"))  # temp dir cleaned
+    assert regen(project, "--reason", "again", "--yes") == 0
+    assert "nothing to write" in capsys.readouterr().out
+
+
+def test_regen_tool_adds_missing_goldens_and_prunes_stale(project, capsys) -> None:
+    stale = project.path / "goldens" / "test_gone" / "old.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    assert regen(project, "--reason", "first goldens", "--yes", "--prune-stale") == 0
+    out = capsys.readouterr().out
+    assert f"wrote {GOLDEN} (added)" in out
+    assert "removed goldens/test_gone/old.json" in out
+    assert not stale.exists()
+    assert json.loads((project.path / GOLDEN).read_text())["metrics"] == METRICS
+    run(project).assert_outcomes(passed=1)
+
+
+def test_regen_tool_interrupted_leaves_old_goldens(golden, project, monkeypatch) -> None:
+    before = golden.read_bytes()
+    write_values(project, {**METRICS, "phase_mae": 0.05})
+    tool = _regen_tool()
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tool.shutil, "copyfile", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        regen(project, "--reason", "x", "--yes")
+    assert golden.read_bytes() == before
+    assert not list(golden.parents[1].glob(".regen-*"))
+    assert not (golden.parents[1] / "PROVENANCE.jsonl").exists()

@@ -193,3 +193,18 @@ def test_real_conversion_refuses_complex_rather_than_dropping_the_imaginary_part
 def test_none_is_refused_by_name():
     with pytest.raises(QualityInputError, match=re.escape("x must be an array, got None")):
         as_real_2d(None, "x")
+
+
+def test_every_public_name_resolves_and_the_package_imports_lazily():
+    import subprocess
+    import sys
+
+    import ptycho_metrics
+
+    for name in ptycho_metrics.__all__:
+        assert getattr(ptycho_metrics, name) is not None
+    code = "import sys, ptycho_metrics; print('scipy' in sys.modules, 'skimage' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    with pytest.raises(AttributeError, match="has no attribute 'not_a_metric'"):
+        _ = ptycho_metrics.not_a_metric

@@ -6,7 +6,8 @@ pytest-regressions' ``file_regression`` fixture with a one-sided ``check_fn``.
 This module is imported by every pytest session of an environment where
 ptycho-metrics is installed, so it imports only pytest itself; the engine is
 imported inside the fixture, and torch is never imported by the plugin (the
-package ``__init__`` still loads numpy, scipy and scikit-image).
+package ``__init__`` loads its public names lazily, so registering the plugin
+costs ~0.2 s, not the ~1.1 s of importing SciPy and scikit-image).
 
 Goldens live beside the test module, in
 ``<test dir>/goldens/<module name>/<basename>.json``.

@@ -97,21 +97,23 @@ REGEN_HINT = (
 #: are not gated by tests/quality. Table: ``docs/quality-gate.md``.
 DEFAULT_TOLERANCES: Mapping[str, float] = MappingProxyType(
     {
-        "amplitude_ssim": 0.0071,  # spread 0.00236 (phase_wrap)
-        "phase_ssim": 0.005,  # floor (spread 7.5e-5)
-        "amplitude_ms_ssim": 0.005,  # floor (spread 3.2e-4)
-        "amplitude_psnr": 0.78,  # dB, spread 0.258 (default)
-        "amplitude_mae": 0.002,  # floor (spread 2.0e-4)
-        "amplitude_rmse": 0.002,  # floor (spread 2.1e-4)
-        "amplitude_pearson": 0.005,  # floor (spread 2.4e-4)
-        "phase_mae": 0.005,  # rad, floor (spread 9.5e-4)
-        "phase_rmse": 0.005,  # rad, floor (spread 8.3e-4)
-        "phase_max": 0.094,  # rad, spread 0.031 (default)
-        "phase_pearson": 0.005,  # floor (spread 1.0e-5)
+        # max(floor, 3 x spread) on the default fixture (seed 0 with 1 and 2 threads,
+        # reruns, seeds 1-6), measured 2026-11-29; docs/quality-gate.md has the table.
+        "amplitude_ssim": 0.005,  # floor (spread 6.3e-4)
+        "phase_ssim": 0.005,  # floor (spread 7.2e-5)
+        "amplitude_ms_ssim": 0.005,  # floor (spread 3.0e-5)
+        "amplitude_psnr": 1.2,  # dB, spread 0.398
+        "amplitude_mae": 0.002,  # floor (spread 1.1e-4)
+        "amplitude_rmse": 0.002,  # floor (spread 3.3e-4)
+        "amplitude_pearson": 0.005,  # floor (spread 1.7e-4)
+        "phase_mae": 0.005,  # rad, floor (spread 1.0e-4)
+        "phase_rmse": 0.005,  # rad, floor (spread 1.8e-4)
+        "phase_max": 0.085,  # rad, spread 0.0283
+        "phase_pearson": 0.005,  # floor (spread 7.6e-6)
         "frc_0p5": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
         "frc_half_bit": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
-        "frc_mean": 0.015,  # spread 0.0049 (phase_wrap)
-        "amplitude_scale_error": 0.005,  # floor (spread 2.7e-5)
+        "frc_mean": 0.005,  # floor (spread 5.1e-4)
+        "amplitude_scale_error": 0.005,  # floor (spread 2.8e-5)
     }
 )
 

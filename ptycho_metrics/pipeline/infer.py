@@ -95,11 +95,12 @@ def _check_compatible(model: PtychoPINNLightning, scan: PtychoData, checkpoint: 
         raise DataError(msg)
 
 
-def predict_patches(model: PtychoPINNLightning, diffraction: np.ndarray) -> np.ndarray:
-    """Complex64 patches (n, N, N) predicted from measured amplitudes (n, N, N)."""
+def predict_fields(model: PtychoPINNLightning, diffraction: np.ndarray) -> np.ndarray:
+    """Amplitude + 1j * unwrapped phase patches (n, N, N), as the model stitches them."""
     model.eval()
     with torch.no_grad():
-        return model(torch.from_numpy(diffraction)).numpy()
+        amplitude, phase = model.fields(torch.from_numpy(diffraction))
+        return torch.complex(amplitude, phase).numpy()
 
 
 def _metadata(checkpoint: Path, scan: PtychoData, model: PtychoPINNLightning, threads: int) -> str:
@@ -115,7 +116,10 @@ def _metadata(checkpoint: Path, scan: PtychoData, model: PtychoPINNLightning, th
         "training_run": run,
         "hyperparameters": dict(model.hparams),
         "inference_threads": threads,
-        "stitching": "illumination-weighted overlap average, w = |probe|^2 / max",
+        "stitching": (
+            "illumination-weighted overlap average of amplitude and of unwrapped phase, "
+            "w = |probe|^2 / max"
+        ),
         "mask": f"summed weight >= {DEFAULT_MASK_FRACTION} * max (pixels the scan covered)",
         "versions": {
             "python": platform.python_version(),
@@ -210,10 +214,12 @@ def infer(
     with deterministic_torch(n_threads):
         model = load_model(ckpt)
         _check_compatible(model, scan, ckpt)
-        patches = predict_patches(model, scan.diffraction)
-    obj, mask = stitch_patches(
-        patches, scan.xcoords, scan.ycoords, scan.obj.shape, probe=scan.probe
+        fields = predict_fields(model, scan.diffraction)
+    # Same stitching as training: amplitude and unwrapped phase averaged separately.
+    packed, mask = stitch_patches(
+        fields, scan.xcoords, scan.ycoords, scan.obj.shape, probe=scan.probe
     )
+    obj = packed.real * np.exp(1j * packed.imag)
     obj64 = obj.astype(np.complex64)
     amplitude = np.abs(obj64).astype(np.float32)
     phase = np.angle(obj64).astype(np.float32)

@@ -207,19 +207,34 @@ class PtychoPINNLightning(pl.LightningModule):
 
     # ------------------------------------------------------------------ network
 
-    def forward(self, diffraction: torch.Tensor) -> torch.Tensor:
-        """Complex patches, shape (b, N, N), from measured amplitudes (b, N, N)."""
+    def fields(self, diffraction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Amplitude and unwrapped phase patches, each (b, N, N) real, from amplitudes (b, N, N)."""
         size = self.hparams["probe_size"]
         x = torch.log1p(diffraction.reshape(diffraction.shape[0], -1))
         z = ((x - self.feature_mean) / self.feature_std) @ self.projection
         out = self.net(z).reshape(-1, 2, size, size)
-        amplitude = self.amplitude_max * torch.sigmoid(out[:, 0])
-        return torch.polar(amplitude, out[:, 1])
+        return self.amplitude_max * torch.sigmoid(out[:, 0]), out[:, 1]
+
+    def forward(self, diffraction: torch.Tensor) -> torch.Tensor:
+        """Complex patches, shape (b, N, N), from measured amplitudes (b, N, N)."""
+        return torch.polar(*self.fields(diffraction))
+
+    def _stitched_flat(self, diffraction: torch.Tensor) -> torch.Tensor:
+        # Amplitude and unwrapped phase are stitched as two real fields (packed
+        # as real and imaginary part; the weighted mean is linear), and only
+        # then combined: obj = A exp(i Phi) with a single-valued phase Phi.
+        # Averaging complex patches instead lets disagreeing patches cancel to
+        # zero amplitude, which creates phase vortices; a vortex pair formed in
+        # the high-learning-rate phase is a local minimum that training never
+        # leaves (phase_wrap, seeds 3, 4, 6).
+        amplitude, phase = self.fields(diffraction)
+        packed = torch.complex(amplitude, phase)
+        flat = physics.stitch(packed, self.indices, self.weights, self.wsum)
+        return torch.polar(flat.real, flat.imag)
 
     def stitched_object(self, diffraction: torch.Tensor) -> torch.Tensor:
         """The object (rows, cols) stitched from the patches of the whole scan."""
-        flat = physics.stitch(self(diffraction), self.indices, self.weights, self.wsum)
-        return flat.reshape(*self.hparams["object_shape"])
+        return self._stitched_flat(diffraction).reshape(*self.hparams["object_shape"])
 
     def loss(self, diffraction: torch.Tensor) -> torch.Tensor:
         """Poisson NLL of the measured counts given the overlap-consistent object."""
@@ -230,7 +245,7 @@ class PtychoPINNLightning(pl.LightningModule):
                 f"got a batch of {diffraction.shape[0]}"
             )
             raise ValueError(msg)
-        obj = physics.stitch(self(diffraction), self.indices, self.weights, self.wsum)
+        obj = self._stitched_flat(diffraction)
         patches = physics.extract(obj, self.indices, self.hparams["probe_size"])
         intensity = physics.far_field_intensity(self.probe, patches)
         return physics.poisson_nll(intensity, diffraction.square())

@@ -32,6 +32,24 @@ pytestmark = pytest.mark.slow
 
 FIXTURES = ("default", "phase_wrap")
 
+#: Per-fixture overrides of ptycho_metrics.gate.DEFAULT_TOLERANCES (which are sized on
+#: the default fixture): max(floor, 3 x spread) of phase_wrap, seed 0 with 1 and 2
+#: threads, measured 2026-11-29 with tools/measure_spread.py (docs/quality-gate.md).
+TOLERANCES: dict[str, dict[str, float]] = {
+    "default": {},
+    "phase_wrap": {
+        "amplitude_ssim": 0.017,  # spread 0.00547
+        "amplitude_pearson": 0.01,  # spread 0.00332
+        "amplitude_psnr": 1.6,  # dB, spread 0.508
+        "amplitude_mae": 0.0026,  # spread 8.4e-4
+        "amplitude_rmse": 0.0051,  # spread 0.0017
+        "phase_mae": 0.0097,  # rad, spread 0.00323
+        "phase_rmse": 0.017,  # rad, spread 0.00541
+        "phase_max": 0.2,  # rad, spread 0.0647
+        "frc_mean": 0.006,  # spread 0.00199
+    },
+}
+
 
 def gate(metrics: dict[str, float], fixture: str) -> GateResult:
     """The comparison quality_gate.check makes, against the stored golden."""
@@ -39,7 +57,7 @@ def gate(metrics: dict[str, float], fixture: str) -> GateResult:
     if not path.is_file():
         pytest.fail(f"no golden at {path}: run `pytest tests/quality` once (it writes it)")
     golden = load_golden(path).metrics
-    return compare_metrics(metrics, golden)
+    return compare_metrics(metrics, golden, tolerances=TOLERANCES[fixture])
 
 
 # ----------------------------------------------------------------------------- the gate
@@ -77,7 +95,9 @@ def test_artifacts(pipeline: Callable[..., PipelineRun], fixture: str) -> None:
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_quality_gate(quality_gate, pipeline: Callable[..., PipelineRun], fixture: str) -> None:
     run = pipeline(fixture)
-    quality_gate.check(run.metrics, contract=run.contract, basename=fixture)
+    quality_gate.check(
+        run.metrics, contract=run.contract, basename=fixture, tolerances=TOLERANCES[fixture]
+    )
 
 
 def test_contract_matches_what_the_pipeline_recorded(

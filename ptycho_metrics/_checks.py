@@ -8,6 +8,7 @@ views of arrays already of the right dtype).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "as_real_2d",
     "check_choice",
     "check_data_range",
+    "check_positive",
     "check_reconstruction",
     "check_same_shape",
 ]
@@ -126,15 +128,20 @@ def check_data_range(data_range: Any, name: str = "data_range") -> float:
             f"physical range of the ground truth (max - min), got None"
         )
         raise QualityInputError(msg)
+    return check_positive(data_range, name)
+
+
+def check_positive(value: Any, name: str, *, expected: str = "a positive finite number") -> float:
+    """Return ``value`` as a positive finite float, or raise naming ``name``."""
     try:
-        value = float(data_range)
+        out = float(value)
     except (TypeError, ValueError) as exc:
-        msg = f"{name} must be a positive finite number, got {data_range!r}"
+        msg = f"{name} must be {expected}, got {value!r}"
         raise QualityInputError(msg) from exc
-    if not np.isfinite(value) or value <= 0:
-        msg = f"{name} must be a positive finite number, got {value!r}"
+    if not math.isfinite(out) or out <= 0:
+        msg = f"{name} must be {expected}, got {out!r}"
         raise QualityInputError(msg)
-    return value
+    return out
 
 
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> None:

@@ -28,7 +28,13 @@ import numpy.typing as npt
 import scipy.fft
 from scipy.signal import windows
 
-from ._checks import QualityInputError, as_complex_2d, check_choice, check_same_shape
+from ._checks import (
+    QualityInputError,
+    as_complex_2d,
+    check_choice,
+    check_positive,
+    check_same_shape,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -340,15 +346,7 @@ def _check_pixel_size(pixel_size: Any, pixel_unit: Any) -> float | None:
         raise QualityInputError(msg)
     if pixel_size is None:
         return None
-    try:
-        value = float(pixel_size)
-    except (TypeError, ValueError) as exc:
-        msg = f"pixel_size must be a positive finite number or None, got {pixel_size!r}"
-        raise QualityInputError(msg) from exc
-    if not math.isfinite(value) or value <= 0:
-        msg = f"pixel_size must be a positive finite number or None, got {pixel_size!r}"
-        raise QualityInputError(msg)
-    return value
+    return check_positive(pixel_size, "pixel_size", expected="a positive finite number or None")
 
 
 def _check_alpha(tukey_alpha: Any) -> float:

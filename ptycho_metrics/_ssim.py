@@ -25,6 +25,7 @@ from ._checks import (
     as_real_2d,
     check_choice,
     check_data_range,
+    check_positive,
     check_same_shape,
 )
 
@@ -43,18 +44,6 @@ UNIFORM_WIN_SIZE = 7
 #: Exponents per scale, finest first, from Wang, Simoncelli & Bovik 2003
 #: (their beta_j = gamma_j, with alpha_M = beta_M at the coarsest scale).
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-
-
-def _check_constant(value: float, name: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        msg = f"{name} must be a positive finite number, got {value!r}"
-        raise QualityInputError(msg) from exc
-    if not np.isfinite(out) or out <= 0:
-        msg = f"{name} must be a positive finite number, got {value!r}"
-        raise QualityInputError(msg)
-    return out
 
 
 def _window_size(window: Window, win_size: int | None) -> int:
@@ -306,8 +295,8 @@ def ssim(
     """
     xa, ya = _pair(x, y)
     rng = check_data_range(data_range)
-    k1 = _check_constant(k1, "k1")
-    k2 = _check_constant(k2, "k2")
+    k1 = check_positive(k1, "k1")
+    k2 = check_positive(k2, "k2")
     mask_arr = None if mask is None else _check_mask(mask, xa.shape)
     smap, pad = _ssim_map(xa, ya, data_range=rng, window=window, win_size=win_size, k1=k1, k2=k2)
     return _valid_mean(smap, pad, mask_arr, 2 * pad + 1)
@@ -419,8 +408,8 @@ def ms_ssim(
     xa, ya = _pair(x, y)
     rng = check_data_range(data_range)
     w = _check_weights(weights)
-    c1 = (_check_constant(k1, "k1") * rng) ** 2
-    c2 = (_check_constant(k2, "k2") * rng) ** 2
+    c1 = (check_positive(k1, "k1") * rng) ** 2
+    c2 = (check_positive(k2, "k2") * rng) ** 2
     need = _min_side(w.size, GAUSSIAN_WIN_SIZE)
     if min(xa.shape) < need:
         msg = (

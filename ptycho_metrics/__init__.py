@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._align import Alignment, align
     from ._checks import QualityInputError, check_reconstruction
     from ._frc import FRCResolution, FRCResult, frc
+    from ._mask import scan_mask
     from ._metadata import METRICS, MetricInfo, metric_direction
     from ._phase import PhaseError, phase_error
     from ._report import QualityReport, evaluate
@@ -35,6 +36,7 @@ _LAZY = {
     "FRCResolution": "._frc",
     "FRCResult": "._frc",
     "frc": "._frc",
+    "scan_mask": "._mask",
     "METRICS": "._metadata",
     "MetricInfo": "._metadata",
     "metric_direction": "._metadata",
@@ -81,5 +83,6 @@ __all__ = [
     "ms_ssim",
     "phase_error",
     "psnr",
+    "scan_mask",
     "ssim",
 ]

@@ -11,7 +11,8 @@ with :math:`w = |P|^2 / \max |P|^2` when the probe is given (pixels are
 decided by the patches that illuminated them) and :math:`w = 1` otherwise
 (plain overlap average).
 
-The mask marks the pixels the scan covered: :math:`W(r) \ge f \max W` with
+The mask marks the pixels the scan covered (the rule of
+:func:`ptycho_metrics.scan_mask`, one implementation): :math:`W(r) \ge f \max W` with
 ``f = mask_fraction`` (default 0.1). With a probe this is "summed
 illumination at least 10 % of its maximum"; without one, "covered by at
 least 10 % of the maximum number of overlapping patches". ``mask_fraction=0``
@@ -26,51 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .._checks import QualityInputError
+from .._mask import DEFAULT_MASK_FRACTION, footprint_indices, mask_from_weight, patch_weights
 
 __all__ = ["DEFAULT_MASK_FRACTION", "stitch_patches"]
-
-#: Fraction of the maximum summed weight above which a pixel counts as scanned.
-DEFAULT_MASK_FRACTION = 0.1
-
-
-def _object_shape(object_shape: Sequence[int]) -> tuple[int, int]:
-    try:
-        rows, cols = (int(s) for s in object_shape)
-    except (TypeError, ValueError) as exc:
-        msg = f"object_shape must be two positive integers (rows, cols), got {object_shape!r}"
-        raise QualityInputError(msg) from exc
-    if rows <= 0 or cols <= 0:
-        msg = f"object_shape must be two positive integers (rows, cols), got {object_shape!r}"
-        raise QualityInputError(msg)
-    return rows, cols
-
-
-def _coords(xcoords: npt.ArrayLike, ycoords: npt.ArrayLike, n: int) -> tuple[np.ndarray, ...]:
-    xs = np.asarray(xcoords, dtype=np.float64)
-    ys = np.asarray(ycoords, dtype=np.float64)
-    for name, c in (("xcoords", xs), ("ycoords", ys)):
-        if c.shape != (n,):
-            msg = f"{name} must have shape ({n},) (one centre per patch), got {c.shape}"
-            raise QualityInputError(msg)
-        if not np.all(np.isfinite(c)) or np.any(c != np.round(c)):
-            msg = f"{name} must hold finite integer-valued patch centres, got e.g. {c[:3]}"
-            raise QualityInputError(msg)
-    return xs.astype(np.int64), ys.astype(np.int64)
-
-
-def _weights(probe: npt.ArrayLike | None, size: int) -> np.ndarray:
-    if probe is None:
-        return np.ones(size * size)
-    p = np.asarray(probe)
-    if p.shape != (size, size):
-        msg = f"probe must have the patch shape ({size}, {size}), got {p.shape}"
-        raise QualityInputError(msg)
-    intensity = np.abs(p.astype(np.complex128)) ** 2
-    peak = intensity.max()
-    if not np.isfinite(peak) or peak <= 0:
-        msg = f"probe must be finite and not all zero, got max |probe|^2 = {peak}"
-        raise QualityInputError(msg)
-    return (intensity / peak).reshape(-1)
 
 
 def stitch_patches(
@@ -135,21 +94,9 @@ def stitch_patches(
         msg = f"mask_fraction must lie in [0, 1], got {mask_fraction!r}"
         raise QualityInputError(msg)
     n, size = p.shape[0], p.shape[1]
-    rows, cols = _object_shape(object_shape)
-    xs, ys = _coords(xcoords, ycoords, n)
-    half = size // 2
-    outside = (xs - half < 0) | (xs + half > cols) | (ys - half < 0) | (ys + half > rows)
-    if outside.any():
-        k = int(np.flatnonzero(outside)[0])
-        msg = (
-            f"patch {k} at centre (x={xs[k]}, y={ys[k]}) reaches outside the {rows}x{cols} "
-            f"object ({int(outside.sum())} of {n} patches outside)"
-        )
-        raise QualityInputError(msg)
-    weights = _weights(probe, size)
-    offsets = np.arange(size) - half
-    flat = ((ys[:, None, None] + offsets[None, :, None]) * cols + xs[:, None, None]) + offsets
-    flat = flat.reshape(-1)
+    # The mask rule is ptycho_metrics.scan_mask's (one implementation).
+    flat, (rows, cols) = footprint_indices(xcoords, ycoords, size, object_shape, n=n)
+    weights = patch_weights(probe, size)
     values = p.astype(np.complex128).reshape(n, -1) * weights
     w_all = np.tile(weights, n)
     # bincount sums in index order: deterministic and much faster than np.add.at.
@@ -159,5 +106,5 @@ def stitch_patches(
     covered = wsum > 0
     denom = np.where(covered, wsum, 1.0)
     obj = np.where(covered, (real + 1j * imag) / denom, 0.0).reshape(rows, cols)
-    mask = (covered & (wsum >= mask_fraction * wsum.max())).reshape(rows, cols)
+    mask = mask_from_weight(wsum, float(mask_fraction)).reshape(rows, cols)
     return obj, mask

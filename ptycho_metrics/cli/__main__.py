@@ -1,0 +1,7 @@
+"""``python -m ptycho_metrics.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

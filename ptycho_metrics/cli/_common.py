@@ -1,0 +1,37 @@
+"""Helpers shared by the subcommands: loading a scan or fixture, and a reconstruction."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import QualityInputError
+from ..data import PtychoData, list_fixtures, load_fixture, load_ptycho_npz
+
+__all__ = ["load_recon", "load_scan"]
+
+
+def load_scan(spec: str | None) -> PtychoData:
+    """A fixture by name (``default`` when None) or an ``.npz`` file by path."""
+    if spec is None:
+        return load_fixture("default")
+    if not Path(spec).exists() and spec in list_fixtures():
+        return load_fixture(spec)
+    return load_ptycho_npz(spec)
+
+
+def load_recon(path: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``object`` and ``mask`` (if present) of a ``reconstruction.npz``."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "object" not in npz.files:
+                msg = f"{path}: key 'object' is missing (keys: {', '.join(npz.files)})"
+                raise QualityInputError(msg)
+            obj = npz["object"]
+            mask = npz["mask"] if "mask" in npz.files else None
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        msg = f"{path}: cannot read the reconstruction ({type(exc).__name__}: {exc})"
+        raise QualityInputError(msg) from exc
+    return obj, mask

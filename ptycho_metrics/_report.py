@@ -162,6 +162,23 @@ class _Collector:
             self.notes.append(f"{key} is NaN: {why_nan}")
 
 
+#: An alignment shift above this fraction of the compared region's side gets a note:
+#: a placement error (another grid, a real-valued "object") registers as a large shift.
+SUSPICIOUS_SHIFT_FRACTION = 0.1
+
+
+def _shift_note(shift: Sequence[float], box: tuple[int, int]) -> str | None:
+    """A note when ``shift`` (dy, dx) exceeds :data:`SUSPICIOUS_SHIFT_FRACTION` of ``box``."""
+    fraction = max(abs(s) / n for s, n in zip(shift, box, strict=True))
+    if fraction <= SUSPICIOUS_SHIFT_FRACTION:
+        return None
+    return (
+        f"suspicious alignment: shift (dy, dx) = ({shift[0]:.3g}, {shift[1]:.3g}) px is "
+        f"{fraction:.0%} of the compared region's {box[0]}x{box[1]} px (> "
+        f"{SUSPICIOUS_SHIFT_FRACTION:.0%}): is the reconstruction on the truth's grid?"
+    )
+
+
 #: A truth range below this fraction of its magnitude is rounding, not contrast
 #: (|exp(i phi)| varies by ~1e-16): the map counts as constant.
 FLAT_RELATIVE_RANGE = 1e-10
@@ -341,6 +358,11 @@ def evaluate(
     are the first crossings in cycles/pixel, NaN when the curve never
     crosses (the reason is in ``notes``) -- never a silent Nyquist.
 
+    *Suspicious alignment.* A registration shift above
+    ``SUSPICIOUS_SHIFT_FRACTION`` (10 %) of the compared region's side, on
+    either axis, adds a note: a reconstruction on another grid, or a real
+    array saved as the object, registers that way.
+
     *Scale.* ``amplitude_scale_error`` is :math:`\big||\alpha| - 1\big|`
     for the least-squares complex factor
     :math:`\alpha = \sum O^* O_{gt} / \sum |O|^2` that maps the
@@ -379,6 +401,9 @@ def evaluate(
 
     box = bounding_box(region)
     a, tb, reg = aligned[box], t[box], region[box]
+    if params is not None:
+        note = _shift_note(params["shift"], (int(reg.shape[0]), int(reg.shape[1])))
+        out.notes.extend([note] if note else [])
     del aligned
     full_box = bool(reg.all())
     if not full_box:

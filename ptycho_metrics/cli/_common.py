@@ -10,7 +10,7 @@ import numpy as np
 from .._checks import QualityInputError
 from ..data import PtychoData, list_fixtures, load_fixture, load_ptycho_npz
 
-__all__ = ["load_recon", "load_scan"]
+__all__ = ["load_recon", "load_scan", "truth_hashes"]
 
 
 def load_scan(spec: str | None) -> PtychoData:
@@ -35,3 +35,31 @@ def load_recon(path: str) -> tuple[np.ndarray, np.ndarray | None]:
         msg = f"{path}: cannot read the reconstruction ({type(exc).__name__}: {exc})"
         raise QualityInputError(msg) from exc
     return obj, mask
+
+
+def truth_hashes(scan: PtychoData) -> set[str]:
+    """sha256 of every file holding the truth's scan: the file itself and, for a
+    fixture, its siblings listed in the manifest under the same name (e.g. the .cxi)."""
+    hashes = {scan.sha256}
+    try:
+        entries = _manifest_entries(scan.path.parent)
+    except QualityInputError:
+        return hashes
+    stem = scan.path.stem
+    for name, entry in entries.items():
+        if Path(name).stem == stem and isinstance(entry, dict) and "sha256" in entry:
+            hashes.add(str(entry["sha256"]))
+    return hashes
+
+
+def _manifest_entries(folder: Path) -> dict:
+    import json
+
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return files if isinstance(files, dict) else {}

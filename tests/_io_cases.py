@@ -1,0 +1,42 @@
+"""Shared by the tests of ptycho_metrics.io: a fixture object embedded off-centre in a larger one.
+
+``embedded()`` puts the default fixture's object at a known (row, col) offset
+inside a larger array filled with an unrelated random object, so that a
+reader plus ``to_fixture_grid`` must land the fixture's pixels exactly where
+they came from. ``PIXEL`` is exact in float32 (2**-24 m, ~59.6 nm), as float32
+writers (cdtools) need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ptycho_metrics.data import PtychoData, load_fixture
+
+PIXEL = 2.0**-24  # metres, exact in float32
+OFFSET = (37, 21)  # (row, col) of the fixture's pixel (0, 0) in the embedding
+BIG = (200, 190)  # (rows, cols) of the embedding
+
+
+def fixture() -> PtychoData:
+    return load_fixture("default")
+
+
+def embedded(
+    data: PtychoData, offset: tuple[int, int] = OFFSET, shape: tuple[int, int] = BIG
+) -> np.ndarray:
+    """A (rows, cols) complex64 object holding ``data.obj`` at ``offset``."""
+    rng = np.random.default_rng(8)
+    big = (0.5 + 0.1 * rng.random(shape)) * np.exp(1j * rng.uniform(-1, 1, shape))
+    big = big.astype(np.complex64)
+    r, c = offset
+    rows, cols = data.obj.shape
+    big[r : r + rows, c : c + cols] = data.obj
+    return big
+
+
+def window_centres_index(data: PtychoData, offset: tuple[int, int] = OFFSET) -> np.ndarray:
+    """(col, row) fractional index, in the embedding, of each fixture patch's geometric centre."""
+    n = data.probe.shape[0]
+    shift = -(n // 2) + (n - 1) / 2.0
+    return np.stack([data.xcoords + shift + offset[1], data.ycoords + shift + offset[0]], axis=1)

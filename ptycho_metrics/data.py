@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from ._checks import QualityInputError
+from ._errors import DataError, FixtureIntegrityError
+from .forward import check_scan, extract_patches, simulate_intensity
+from .geometry import NPZ_KEYS as GEOMETRY_KEYS
+from .geometry import Geometry, GeometryError
 
 __all__ = [
     "FIXTURES_DIR_ENV",
@@ -63,17 +65,6 @@ _MANIFEST = "manifest.json"
 _REGENERATE = "python tools/make_fixtures.py --output-dir {dir} --force"
 
 
-class DataError(QualityInputError):
-    """A data file (or array) does not follow the data contract.
-
-    The message names the file, the key, the expectation and what was found.
-    """
-
-
-class FixtureIntegrityError(DataError):
-    """A fixture file's sha256 differs from the one recorded in ``manifest.json``."""
-
-
 @dataclass(frozen=True)
 class PtychoData:
     """The arrays of one ptychography ``.npz`` file, validated and in contract dtypes.
@@ -92,6 +83,14 @@ class PtychoData:
         The file the arrays came from.
     sha256 : str
         Hex digest of the file's bytes.
+    geometry : Geometry or None
+        Physical geometry (wavelength, distance, detector and object pixel
+        sizes, energy, dose) when the file stores it (all fixtures do).
+    counts : ndarray, shape (n, N, N), int32, or None
+        The measured integer counts, when the file stores them (key ``counts``).
+    probe_initial : ndarray, shape (N, N), complex64, or None
+        A starting probe for probe-retrieving codes (key ``probe_initial``),
+        distinct from the true probe ``probe``.
     """
 
     diffraction: np.ndarray
@@ -102,6 +101,9 @@ class PtychoData:
     scan_index: np.ndarray
     path: Path
     sha256: str
+    geometry: Geometry | None = None
+    counts: np.ndarray | None = None
+    probe_initial: np.ndarray | None = None
 
     @property
     def n_patterns(self) -> int:
@@ -113,6 +115,23 @@ class PtychoData:
         """Side ``N`` of the probe and of each diffraction pattern."""
         return int(self.probe.shape[0])
 
+    @property
+    def positions_m(self) -> tuple[np.ndarray, np.ndarray]:
+        """Patch centres in metres ``(x_m, y_m)``: ``xcoords * pixel_size_m`` (same sign, origin).
+
+        Raises
+        ------
+        DataError
+            If the file carries no geometry.
+        """
+        if self.geometry is None:
+            msg = (
+                f"{self.path}: the file stores no geometry (keys {', '.join(GEOMETRY_KEYS)}), "
+                "so positions in metres are undefined"
+            )
+            raise DataError(msg)
+        return self.geometry.positions_m(self.xcoords, self.ycoords)
+
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Return the hex sha256 digest of a file's bytes (read in 1 MiB chunks)."""
@@ -121,136 +140,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-# --------------------------------------------------------------------- forward model
-
-
-def _check_scan(
-    where: str, obj_shape: tuple[int, ...], n: int, xcoords: np.ndarray, ycoords: np.ndarray
-) -> None:
-    """Raise unless every ``n x n`` patch centred on the scan lies inside the object."""
-    if xcoords.shape != ycoords.shape or xcoords.ndim != 1:
-        msg = (
-            f"{where}: xcoords and ycoords must be 1-D of equal length, "
-            f"got shapes {xcoords.shape} and {ycoords.shape}"
-        )
-        raise DataError(msg)
-    for key, coords in (("xcoords", xcoords), ("ycoords", ycoords)):
-        if not np.all(np.isfinite(coords)) or np.any(coords != np.round(coords)):
-            msg = (
-                f"{where}: {key} must hold finite integer-valued patch centres "
-                f"(whole-pixel patches), got e.g. {coords[~(coords == np.round(coords))][:3]}"
-            )
-            raise DataError(msg)
-    half = n // 2
-    rows, cols = obj_shape
-    outside = (xcoords - half < 0) | (xcoords + half > cols) | (ycoords - half < 0)
-    outside |= ycoords + half > rows
-    if outside.any():
-        k = int(np.flatnonzero(outside)[0])
-        msg = (
-            f"{where}: patch {k} at centre (x={xcoords[k]:g}, y={ycoords[k]:g}) reaches outside "
-            f"the {rows}x{cols} object; centres must lie in [{half}, {cols - half}] (x) and "
-            f"[{half}, {rows - half}] (y) for {n}x{n} patches "
-            f"({int(outside.sum())} of {outside.size} positions outside)"
-        )
-        raise DataError(msg)
-
-
-def extract_patches(
-    obj: npt.ArrayLike, xcoords: npt.ArrayLike, ycoords: npt.ArrayLike, n: int
-) -> np.ndarray:
-    """Cut the ``n x n`` object patch illuminated at every scan position.
-
-    Parameters
-    ----------
-    obj : array_like, shape (M, M)
-        Object (any dtype; the result keeps it).
-    xcoords, ycoords : array_like, shape (k,)
-        Integer-valued patch centres in object pixels.
-    n : int
-        Even patch side (the probe size ``N``).
-
-    Returns
-    -------
-    ndarray, shape (k, n, n)
-        ``out[j] = obj[y - n//2 : y + n//2, x - n//2 : x + n//2]`` with
-        ``x = xcoords[j]``, ``y = ycoords[j]`` (a copy).
-
-    Raises
-    ------
-    DataError
-        If ``obj`` is not 2-D, ``n`` is not a positive even integer, the
-        coordinates are not integer-valued or a patch leaves the object.
-    """
-    arr = np.asarray(obj)
-    if arr.ndim != 2:
-        msg = f"extract_patches: obj must be 2-D, got shape {arr.shape}"
-        raise DataError(msg)
-    if int(n) != n or n <= 0 or n % 2:
-        msg = f"extract_patches: n must be a positive even integer, got {n!r}"
-        raise DataError(msg)
-    xs = np.asarray(xcoords, dtype=np.float64)
-    ys = np.asarray(ycoords, dtype=np.float64)
-    _check_scan("extract_patches", arr.shape, int(n), xs, ys)
-    half = int(n) // 2
-    out = np.empty((xs.size, int(n), int(n)), dtype=arr.dtype)
-    for j, (x, y) in enumerate(zip(xs.astype(np.int64), ys.astype(np.int64), strict=True)):
-        out[j] = arr[y - half : y + half, x - half : x + half]
-    return out
-
-
-def simulate_intensity(
-    probe: npt.ArrayLike, obj: npt.ArrayLike, xcoords: npt.ArrayLike, ycoords: npt.ArrayLike
-) -> np.ndarray:
-    r"""Noise-free expected diffraction counts at every scan position (NumPy reference).
-
-    Parameters
-    ----------
-    probe : array_like, shape (N, N)
-        Complex probe, scaled in sqrt(photons): ``sum |probe|^2`` is the dose
-        (expected counts per pattern) for a unit-amplitude object.
-    obj : array_like, shape (M, M)
-        Complex object.
-    xcoords, ycoords : array_like, shape (n,)
-        Integer-valued patch centres (see :func:`extract_patches`).
-
-    Returns
-    -------
-    ndarray, shape (n, N, N), float64
-        Expected counts, DC at index ``(N//2, N//2)``.
-
-    Raises
-    ------
-    DataError
-        If the probe is not square 2-D or a patch leaves the object.
-
-    Notes
-    -----
-    Computed in complex128 with NumPy's unitary ("ortho") FFT:
-
-    .. math:: I_k = \left| \mathrm{fftshift}\left(\mathcal{F}_{\mathrm{ortho}}
-              [P \cdot O_k]\right) \right|^2 ,
-
-    so by Parseval :math:`\sum I_k = \sum |P \cdot O_k|^2`, which equals the
-    dose :math:`\sum |P|^2` when :math:`|O_k| = 1`. The fixtures draw
-    ``counts ~ Poisson(I_k)`` and store ``sqrt(counts)``.
-
-    Examples
-    --------
-    >>> probe = np.ones((4, 4), complex)
-    >>> obj = np.ones((8, 8), complex)
-    >>> float(simulate_intensity(probe, obj, [4.0], [4.0]).sum())
-    16.0
-    """
-    p = np.asarray(probe).astype(np.complex128)
-    if p.ndim != 2 or p.shape[0] != p.shape[1]:
-        msg = f"simulate_intensity: probe must be a square 2-D array, got shape {p.shape}"
-        raise DataError(msg)
-    patches = extract_patches(np.asarray(obj).astype(np.complex128), xcoords, ycoords, p.shape[0])
-    far_field = np.fft.fftshift(np.fft.fft2(p * patches, norm="ortho"), axes=(-2, -1))
-    return far_field.real**2 + far_field.imag**2
 
 
 # --------------------------------------------------------------------------- loader
@@ -355,7 +244,7 @@ def _validate(path: Path, raw: dict[str, np.ndarray], sha: str) -> PtychoData:
                 f"shape ({n},), got {coords.shape}"
             )
             raise DataError(msg)
-    _check_scan(str(path), obj.shape, rows, xcoords, ycoords)
+    check_scan(str(path), obj.shape, rows, xcoords, ycoords)
     if "scan_index" in raw:
         scan_index = _typed(path, "scan_index", raw["scan_index"], "int", 1)
         if scan_index.shape != (n,):
@@ -363,7 +252,70 @@ def _validate(path: Path, raw: dict[str, np.ndarray], sha: str) -> PtychoData:
             raise DataError(msg)
     else:
         scan_index = np.zeros(n, dtype=np.int64)
-    return PtychoData(diffraction, probe, obj, xcoords, ycoords, scan_index, path, sha)
+    try:
+        geometry = Geometry.from_npz_arrays(raw, n_pixels=rows, where=str(path))
+    except GeometryError as exc:
+        raise DataError(str(exc)) from exc
+    if geometry is not None:
+        _check_positions_m(path, raw, geometry, xcoords, ycoords)
+    counts = None
+    if "counts" in raw:
+        counts = _typed(path, "counts", raw["counts"], "int", 3)
+        if counts.shape != diffraction.shape:
+            msg = (
+                f"{path}: key 'counts' must have the diffraction's shape {diffraction.shape}, "
+                f"got {counts.shape}"
+            )
+            raise DataError(msg)
+        if counts.min() < 0:
+            msg = f"{path}: key 'counts' must be >= 0, got min {int(counts.min())}"
+            raise DataError(msg)
+        counts = counts.astype(np.int32)
+    probe_initial = None
+    if "probe_initial" in raw:
+        probe_initial = _typed(path, "probe_initial", raw["probe_initial"], "complex", 2)
+        if probe_initial.shape != probe.shape:
+            msg = (
+                f"{path}: key 'probe_initial' must have the probe's shape {probe.shape}, "
+                f"got {probe_initial.shape}"
+            )
+            raise DataError(msg)
+    return PtychoData(
+        diffraction,
+        probe,
+        obj,
+        xcoords,
+        ycoords,
+        scan_index,
+        path,
+        sha,
+        geometry=geometry,
+        counts=counts,
+        probe_initial=probe_initial,
+    )
+
+
+def _check_positions_m(
+    path: Path,
+    raw: dict[str, np.ndarray],
+    geometry: Geometry,
+    xcoords: np.ndarray,
+    ycoords: np.ndarray,
+) -> None:
+    """Stored ``xcoords_m``/``ycoords_m`` (optional) must equal the pixel centres times dx."""
+    x_m, y_m = geometry.positions_m(xcoords, ycoords)
+    for key, expected in (("xcoords_m", x_m), ("ycoords_m", y_m)):
+        if key not in raw:
+            continue
+        stored = _typed(path, key, raw[key], "float64", 1)
+        if stored.shape != expected.shape or not np.allclose(
+            stored, expected, rtol=1e-9, atol=1e-6 * geometry.pixel_size_m
+        ):
+            msg = (
+                f"{path}: key '{key}' must equal the pixel centres times pixel_size_m "
+                f"({geometry.pixel_size_m:g} m) with the same sign and origin"
+            )
+            raise DataError(msg)
 
 
 def load_ptycho_npz(path: str | os.PathLike[str]) -> PtychoData:

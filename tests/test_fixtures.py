@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -12,7 +13,6 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from skimage.restoration import unwrap_phase
 
 from ptycho_metrics.data import (
     FIXTURES_DIR_ENV,
@@ -24,10 +24,17 @@ from ptycho_metrics.data import (
     load_fixture,
     sha256_file,
 )
+from ptycho_metrics.fixtures_export.npz import npz_bytes
+from ptycho_metrics.geometry import NPZ_KEYS as GEOMETRY_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 REPO_FIXTURES = REPO / "fixtures"
-GENERATED = ("default.npz", "phase_wrap.npz", "manifest.json")
+NAMES = ("default", "phase_wrap", "probe_retrieval", "pinn64")
+GENERATED = (
+    *(f"{name}.{ext}" for name in NAMES for ext in ("npz", "cxi")),
+    "manifest.json",
+)
+#: The original six keys of the N = 32 fixtures, unchanged since format 1.
 CONTRACT = {
     "diffraction": ((169, 32, 32), "float32"),
     "probeGuess": ((32, 32), "complex64"),
@@ -82,77 +89,84 @@ def test_fixtures_resolve_through_the_package(monkeypatch):
     folder = fixtures_dir()
     assert folder == Path(str(files("ptycho_metrics._fixture_data")))
     assert (folder / "manifest.json").is_file()
-    assert list_fixtures() == ["default", "phase_wrap"]
+    assert list_fixtures() == list(NAMES)
 
 
-@pytest.mark.parametrize("name", ["default", "phase_wrap"])
+@pytest.mark.parametrize("name", NAMES)
 def test_hash_matches_manifest(name, manifest):
     data = load_fixture(name)
     entry = manifest["files"][f"{name}.npz"]
     assert data.sha256 == entry["sha256"] == sha256_file(fixture_path(name))
     assert fixture_path(name).stat().st_size == entry["size_bytes"]
+    cxi = REPO_FIXTURES / entry["cxi"]["file"]
+    assert cxi.name == f"{name}.cxi"
+    assert sha256_file(cxi) == entry["cxi"]["sha256"]
+    assert cxi.stat().st_size == entry["cxi"]["size_bytes"]
 
 
-@pytest.mark.parametrize("name", ["default", "phase_wrap"])
+@pytest.mark.parametrize("name", ["default", "phase_wrap", "probe_retrieval"])
 def test_stored_arrays_follow_the_contract(name, manifest):
     raw = _raw(name)
-    assert set(raw) == set(CONTRACT)
+    extra = {"counts", "xcoords_m", "ycoords_m", *GEOMETRY_KEYS}
+    if name == "probe_retrieval":
+        extra.add("probe_initial")
+    assert set(raw) == set(CONTRACT) | extra
     recorded = manifest["files"][f"{name}.npz"]["arrays"]
+    assert list(raw) == list(recorded)  # file order = manifest order, original keys first
+    assert list(raw)[: len(CONTRACT)] == list(CONTRACT)
     for key, (shape, dtype) in CONTRACT.items():
         assert raw[key].shape == shape, key
         assert raw[key].dtype == np.dtype(dtype), key
         assert recorded[key] == {"shape": list(shape), "dtype": dtype}
+    assert raw["counts"].dtype == np.int32
+    assert raw["counts"].shape == CONTRACT["diffraction"][0]
+    for key in GEOMETRY_KEYS:
+        assert raw[key].shape == (), key
+        assert raw[key].dtype == np.float64, key
 
 
-def test_total_size_under_10_mb():
+@pytest.mark.parametrize("name", ["default", "phase_wrap"])
+def test_original_fixtures_keep_their_arrays(name):
+    # Format 1 hashes of the six original arrays (default.npz 3f880ea8..., phase_wrap.npz
+    # 9bdc61ae... before geometry and counts were added): rebuilding the format-1 file from
+    # today's arrays must give the old bytes, so ground truth and the Poisson draw are unchanged.
+    old_sha = {
+        "default": "3f880ea8882f1d3328c58bdc7473d7a63c775ad6a3488fe1c19c509e9a250814",
+        "phase_wrap": "9bdc61aefd825d64eee23ef6bd91f30d1073bd93a35cee609fab640c96619c3b",
+    }
+    raw = _raw(name)
+    old_file = npz_bytes({key: raw[key] for key in CONTRACT})
+    assert hashlib.sha256(old_file).hexdigest() == old_sha[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_counts_match_the_amplitudes(name):
+    data = load_fixture(name)
+    assert data.counts is not None
+    scale = 1.0 if name != "pinn64" else float(_raw(name)["diffraction_scale"])
+    np.testing.assert_allclose(
+        data.diffraction.astype(np.float64), np.sqrt(data.counts) * scale, rtol=1e-6, atol=0
+    )
+
+
+def test_total_size_under_25_mb():
     total = sum((REPO_FIXTURES / name).stat().st_size for name in GENERATED)
-    assert total < 10 * 2**20
+    assert total < 25 * 2**20
 
 
 def test_manifest_records_generation_parameters(manifest):
-    assert manifest["format_version"] == 1
-    for entry in manifest["files"].values():
+    assert manifest["format_version"] == 2
+    for name, entry in manifest["files"].items():
         params = entry["parameters"]
         assert params["dose"] == 1.0e6
-        assert params["scan"]["step_px"] == 8
-        assert params["probe"]["size_px"] == 32
+        n = 64 if name == "pinn64.npz" else 32
+        assert params["probe"]["size_px"] == n
+        assert params["scan"]["step_px"] == n // 4
         assert "ortho" in params["fft_convention"]
         assert isinstance(params["seed"], int)
-        assert params["numpy_version"]
-        assert params["object"]["features"]
-
-
-@pytest.mark.parametrize("name", ["default", "phase_wrap"])
-def test_scan_probe_and_dose(name):
-    data = load_fixture(name)
-    centres = np.arange(16, 113, 8, dtype=np.float64)
-    np.testing.assert_array_equal(data.xcoords, np.tile(centres, 13))
-    np.testing.assert_array_equal(data.ycoords, np.repeat(centres, 13))
-    np.testing.assert_array_equal(data.scan_index, 0)
-    dose = np.sum(np.abs(data.probe.astype(np.complex128)) ** 2)
-    np.testing.assert_allclose(dose, 1.0e6, rtol=1e-6)
-
-
-@pytest.mark.parametrize("name", ["default", "phase_wrap"])
-def test_amplitude_range(name):
-    amplitude = np.abs(load_fixture(name).obj)
-    np.testing.assert_allclose([amplitude.min(), amplitude.max()], [0.3, 1.0], atol=1e-6)
-
-
-def test_default_phase_range():
-    phase = np.angle(load_fixture("default").obj)
-    assert -1.5 <= phase.min() < -1.3
-    assert 1.3 < phase.max() <= 1.5
-
-
-def test_phase_wrap_span_exceeds_three_turns(manifest):
-    data = load_fixture("phase_wrap")
-    # Smooth phase (gradient < 1 rad/px), so unwrapping recovers it exactly up to 2 pi k.
-    unwrapped = unwrap_phase(np.angle(data.obj).astype(np.float64), rng=0)
-    span = unwrapped.max() - unwrapped.min()
-    assert span >= 3 * 2 * np.pi
-    recorded = manifest["files"]["phase_wrap.npz"]["stats"]["phase_span_over_2pi"]
-    np.testing.assert_allclose(span / (2 * np.pi), recorded, rtol=1e-5)
+        assert entry["geometry"]["n_pixels"] == n
+        assert entry["pipelines"]
+        assert entry["layout"] in ("ptycho_metrics", "ptychopinn")
 
 
 # ----------------------------------------------------------------------- load errors
@@ -180,7 +194,8 @@ def test_missing_fixture_file(fixture_copy):
 
 
 def test_unknown_fixture_name(fixture_copy):
-    text = f"unknown fixture 'nope'; the manifest in {fixture_copy} lists 'default', 'phase_wrap'"
+    known = "'default', 'phase_wrap', 'probe_retrieval', 'pinn64'"
+    text = f"unknown fixture 'nope'; the manifest in {fixture_copy} lists {known}"
     with pytest.raises(DataError, match=re.escape(text)):
         fixture_path("nope")
 
@@ -231,4 +246,4 @@ def test_write_refuses_to_overwrite_a_different_file(make_fixtures, generated, t
     assert make_fixtures.write(generated, tmp_path, force=True) == 0
     assert (tmp_path / "default.npz").read_bytes() == generated["default.npz"]
     assert make_fixtures.write(generated, tmp_path, force=False) == 0
-    assert capsys.readouterr().out.count("unchanged") == 3
+    assert capsys.readouterr().out.count("unchanged") == len(GENERATED)

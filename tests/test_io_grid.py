@@ -38,7 +38,9 @@ def record(
 
 def test_positions_place_exactly_and_mask_is_the_fixtures() -> None:
     data = fixture()
-    placed = to_fixture_grid(record(embedded(data)), data, truth_pixel_size=PIXEL)
+    assert data.geometry is not None
+    assert data.geometry.pixel_size_m == PIXEL
+    placed = to_fixture_grid(record(embedded(data)), data)  # the fixture's own geometry
     assert placed.method == "positions"
     obj, mask = placed
     np.testing.assert_array_equal(obj, data.obj.astype(np.complex128))

@@ -329,3 +329,14 @@ def test_finite_metrics_leaves_out_exactly_the_undefined_ones():
     finite = report.finite_metrics()
     assert set(report.metrics) - set(finite) == {"frc_0p5", "frc_half_bit", "amplitude_psnr"}
     assert all(math.isfinite(v) for v in finite.values())
+
+
+def test_suspicious_alignment_note() -> None:
+    y, x = np.mgrid[:96, :96]
+    truth = (1 + 0.3 * np.cos(x / 5) * np.sin(y / 7)) * np.exp(1j * 0.5 * np.sin(x / 9))
+    far = evaluate(np.roll(truth, 20, axis=1), truth)  # 20 px of a 96 px box: 21 %
+    notes = [n for n in far.notes if n.startswith("suspicious alignment")]
+    assert len(notes) == 1, far.notes
+    assert "is the reconstruction on the truth's grid?" in notes[0]
+    near = evaluate(np.roll(truth, 3, axis=1), truth)  # 3 %: an ordinary registration
+    assert not [n for n in near.notes if n.startswith("suspicious alignment")]

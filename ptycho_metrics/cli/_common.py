@@ -38,17 +38,19 @@ def load_recon(path: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def truth_hashes(scan: PtychoData) -> set[str]:
-    """sha256 of every file holding the truth's scan: the file itself and, for a
-    fixture, its siblings listed in the manifest under the same name (e.g. the .cxi)."""
+    """sha256 of every file holding the truth's scan: the file and, for a fixture whose
+    manifest entry matches it, the fixture's ``.cxi`` (manifest ``cxi.sha256``)."""
     hashes = {scan.sha256}
     try:
         entries = _manifest_entries(scan.path.parent)
     except QualityInputError:
         return hashes
-    stem = scan.path.stem
-    for name, entry in entries.items():
-        if Path(name).stem == stem and isinstance(entry, dict) and "sha256" in entry:
-            hashes.add(str(entry["sha256"]))
+    entry = entries.get(scan.path.name)
+    if not isinstance(entry, dict) or entry.get("sha256") != scan.sha256:
+        return hashes  # not a fixture listed in its folder's manifest
+    cxi = entry.get("cxi")
+    if isinstance(cxi, dict) and "sha256" in cxi:
+        hashes.add(str(cxi["sha256"]))
     return hashes
 
 

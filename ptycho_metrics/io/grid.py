@@ -114,11 +114,10 @@ def _fixture_pixel_size(
 ) -> tuple[float, float] | None:
     if given is not None:
         return check_pixel_size(given, "truth_pixel_size")
-    for name in ("pixel_size", "object_pixel_size"):
-        value = getattr(truth_data, name, None)
-        if value is not None:
-            return check_pixel_size(value, f"{truth_data.path}: {name}")
-    return None
+    geometry = getattr(truth_data, "geometry", None)
+    if geometry is None:
+        return None
+    return check_pixel_size(geometry.pixel_size_m, f"{truth_data.path}: geometry.pixel_size_m")
 
 
 def _resample(recon: Reconstruction, target: tuple[float, float]) -> Reconstruction:

@@ -76,7 +76,7 @@ def read(path: Path, options: ReadOptions) -> Reconstruction:
         msg = f"{where}: give layer= or mode=, not both"
         raise ReaderError(msg)
     choice, option = (
-        (options.layer, "layer") if options.layer is not None else (options.mode, "mode")
+        (options.mode, "mode") if options.mode is not None else (options.layer, "layer")
     )
     chosen, index = pick_layer(raw, where=where, axis_name="slice", choice=choice, option=option)
     return Reconstruction(

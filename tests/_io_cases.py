@@ -9,6 +9,9 @@ writers (cdtools) need.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from ptycho_metrics.data import PtychoData, load_fixture
@@ -40,3 +43,17 @@ def window_centres_index(data: PtychoData, offset: tuple[int, int] = OFFSET) -> 
     n = data.probe.shape[0]
     shift = -(n // 2) + (n - 1) / 2.0
     return np.stack([data.xcoords + shift + offset[1], data.ycoords + shift + offset[0]], axis=1)
+
+
+def write_native(path: Path, obj: np.ndarray, sha: str, data_path: str = "default.npz") -> Path:
+    """A reconstruction.npz with the keys and metadata ptycho_metrics.pipeline.infer writes."""
+    info = {"data": {"path": data_path, "sha256": sha}, "versions": {"ptycho_metrics": "0.1.0"}}
+    np.savez(
+        path,
+        object=obj.astype(np.complex64),
+        amplitude=np.abs(obj).astype(np.float32),
+        phase=np.angle(obj).astype(np.float32),
+        mask=np.ones(obj.shape, bool),
+        metadata=np.array(json.dumps(info, sort_keys=True)),
+    )
+    return path

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _io_cases import embedded, fixture
-from test_io_registry import write_native
+from _io_cases import embedded, fixture, write_native
 
 from ptycho_metrics import cli
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from _io_cases import PIXEL, fixture
+from _io_cases import PIXEL, fixture, write_native
 
 from ptycho_metrics import QualityInputError
 from ptycho_metrics.data import fixture_path
@@ -22,20 +21,6 @@ from ptycho_metrics.io import (
     read_reconstruction,
     to_fixture_grid,
 )
-
-
-def write_native(path: Path, obj: np.ndarray, sha: str, data_path: str = "default.npz") -> Path:
-    """A reconstruction.npz with the keys and metadata ptycho_metrics.pipeline.infer writes."""
-    info = {"data": {"path": data_path, "sha256": sha}, "versions": {"ptycho_metrics": "0.1.0"}}
-    np.savez(
-        path,
-        object=obj.astype(np.complex64),
-        amplitude=np.abs(obj).astype(np.float32),
-        phase=np.angle(obj).astype(np.float32),
-        mask=np.ones(obj.shape, bool),
-        metadata=np.array(json.dumps(info, sort_keys=True)),
-    )
-    return path
 
 
 def test_native_reconstruction_npz(tmp_path: Path) -> None:

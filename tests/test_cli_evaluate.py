@@ -133,3 +133,14 @@ def test_subprocess_one_line_error(tmp_path: Path) -> None:
         f"ptycho-metrics: error: {bogus}: not a readable HDF5 file "
         + done.stderr.split("not a readable HDF5 file ", 1)[1].strip()
     ]
+
+
+def test_made_from_the_fixtures_cxi_is_the_same_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = fixture()
+    manifest = json.loads((data.path.parent / "manifest.json").read_text())
+    cxi_sha = manifest["files"]["default.npz"]["cxi"]["sha256"]
+    recon = write_native(tmp_path / "reconstruction.npz", data.obj, cxi_sha, "default.cxi")
+    assert cli.main(["evaluate", "--recon", str(recon), "--truth", "default"]) == 0
+    assert "allowed other data" not in capsys.readouterr().out

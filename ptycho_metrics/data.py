@@ -49,6 +49,7 @@ __all__ = [
     "FixtureIntegrityError",
     "PtychoData",
     "extract_patches",
+    "fixture_manifest_entry",
     "fixture_path",
     "fixtures_dir",
     "list_fixtures",
@@ -386,6 +387,19 @@ def _manifest(folder: Path) -> dict[str, Any]:
         msg = f"{path}: not a fixture manifest (expected JSON with a 'files' table): {exc}"
         raise DataError(msg) from exc
     return entries
+
+
+def fixture_manifest_entry(name: str) -> dict[str, Any]:
+    """The manifest entry of fixture ``name``: hashes, sizes, geometry, generation parameters.
+
+    Raises
+    ------
+    DataError
+        If ``name`` is not in the manifest or its file is missing.
+    """
+    path = fixture_path(name)
+    entry: dict[str, Any] = _manifest(path.parent)[path.name]
+    return entry
 
 
 def list_fixtures() -> list[str]:

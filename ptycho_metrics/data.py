@@ -1,4 +1,4 @@
-"""Ptychography data files: loader, embedded fixtures and the NumPy reference forward model.
+"""Ptychography data files: the ``.npz`` loader and the embedded fixtures.
 
 Files follow PtychoPINN's ``.npz`` data contract (see ``docs/fixtures.md``):
 
@@ -11,8 +11,15 @@ objectGuess    (M, M)       complex64  ground-truth object
 xcoords        (n,)         float64    integer-valued patch centre x (object pixels)
 ycoords        (n,)         float64    integer-valued patch centre y (object pixels)
 scan_index     (n,)         int64      optional; zeros when absent
+counts         (n, N, N)    int        optional; the integer counts
+probe_initial  (N, N)       complex    optional; a starting probe (not the truth)
+energy_eV ...  ()           float64    optional geometry scalars (all or none), see
+                                       :mod:`ptycho_metrics.geometry`
+xcoords_m ...  (n,)         float64    optional; centres times pixel_size_m
 ============== ============ ========== =============================================
 
+The NumPy forward model lives in :mod:`ptycho_metrics.forward`; its
+functions are re-exported here.
 Legacy files that store the diffraction under ``diff3d`` are accepted.
 Every problem with a file raises :class:`DataError` (a
 :class:`~ptycho_metrics.QualityInputError`) with one line naming the file, the

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         with h5py.File(cxi, "r") as f:
             probe = f["entry_1/instrument_1/source_1/illumination"][()]
         model.probe.requires_grad = False
+        model.weights.requires_grad = False
     model.probe.data[0] = torch.as_tensor(probe) / model.probe_norm
     model.translation_offsets.requires_grad = False
     for _ in model.Adam_optimize(args.epochs, dataset, lr=0.02, batch_size=10):

@@ -1,4 +1,4 @@
-"""Ptychography data files: loader, embedded fixtures and the NumPy reference forward model.
+"""Ptychography data files: the ``.npz`` loader and the embedded fixtures.
 
 Files follow PtychoPINN's ``.npz`` data contract (see ``docs/fixtures.md``):
 
@@ -11,8 +11,15 @@ objectGuess    (M, M)       complex64  ground-truth object
 xcoords        (n,)         float64    integer-valued patch centre x (object pixels)
 ycoords        (n,)         float64    integer-valued patch centre y (object pixels)
 scan_index     (n,)         int64      optional; zeros when absent
+counts         (n, N, N)    int        optional; the integer counts
+probe_initial  (N, N)       complex    optional; a starting probe (not the truth)
+energy_eV ...  ()           float64    optional geometry scalars (all or none), see
+                                       :mod:`ptycho_metrics.geometry`
+xcoords_m ...  (n,)         float64    optional; centres times pixel_size_m
 ============== ============ ========== =============================================
 
+The NumPy forward model lives in :mod:`ptycho_metrics.forward`; its
+functions are re-exported here.
 Legacy files that store the diffraction under ``diff3d`` are accepted.
 Every problem with a file raises :class:`DataError` (a
 :class:`~ptycho_metrics.QualityInputError`) with one line naming the file, the
@@ -49,6 +56,7 @@ __all__ = [
     "FixtureIntegrityError",
     "PtychoData",
     "extract_patches",
+    "fixture_manifest_entry",
     "fixture_path",
     "fixtures_dir",
     "list_fixtures",
@@ -386,6 +394,19 @@ def _manifest(folder: Path) -> dict[str, Any]:
         msg = f"{path}: not a fixture manifest (expected JSON with a 'files' table): {exc}"
         raise DataError(msg) from exc
     return entries
+
+
+def fixture_manifest_entry(name: str) -> dict[str, Any]:
+    """The manifest entry of fixture ``name``: hashes, sizes, geometry, generation parameters.
+
+    Raises
+    ------
+    DataError
+        If ``name`` is not in the manifest or its file is missing.
+    """
+    path = fixture_path(name)
+    entry: dict[str, Any] = _manifest(path.parent)[path.name]
+    return entry
 
 
 def list_fixtures() -> list[str]:

@@ -510,6 +510,7 @@ def make_arrays(
     cxi_inputs = {
         "counts": counts,
         "probe": probe,
+        "obj": obj,
         "xcoords": xcoords,
         "ycoords": ycoords,
         "geometry": geometry,

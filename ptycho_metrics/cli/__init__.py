@@ -30,7 +30,7 @@ from .._checks import QualityInputError
 __all__ = ["main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-_SUBCOMMANDS = ("run", "evaluate")
+_SUBCOMMANDS = ("run", "evaluate", "fixtures")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -17,7 +17,17 @@ path                                                    content
 ``/entry_1/instrument_1/detector_1/mask``               (N, N) uint32, 0 = good pixel
 ``/entry_1/sample_1/geometry_1/translation``            (n, 3) **sample** translation, m
 ``/entry_1/data_1/data``, ``/entry_1/data_1/translation``  soft links to the two above
+``/entry_1/image_1/data``                               soft link to the illumination (probe image)
+``/entry_1/image_2/data``                               ground-truth object (M, M) complex64
+``/entry_1/image_N/image_size``                         (3,) m: width, height, 0 of the image
+``/entry_1/ptychodus/...``                              ptychodus' extension: object centre
+                                                        (M/2) dx, pixel sizes, photon count
 ======================================================  ===========================================
+
+The ground-truth object sits in the CXI image group ptychodus reads a product's
+object from (``image_2``, ``data_type`` "ground truth (complex transmission)"),
+so ptychodus' own CXI product reader loads probe, positions and truth in one
+call; reconstruction codes (cdtools) read only the data and geometry.
 
 Sign convention: with the CXI default detector basis (pattern rows along -y,
 columns along -x, seen from the source) a *probe* at object pixel (row ``y``,
@@ -67,6 +77,7 @@ def cxi_bytes(
     name: str,
     counts: np.ndarray,
     probe: np.ndarray,
+    obj: np.ndarray,
     xcoords: np.ndarray,
     ycoords: np.ndarray,
     geometry: Geometry,
@@ -81,6 +92,8 @@ def cxi_bytes(
         Integer-valued counts, DC at ``(N//2, N//2)``.
     probe : ndarray, shape (N, N)
         Probe in sqrt(counts) units.
+    obj : ndarray, shape (M, M)
+        Ground-truth object.
     xcoords, ycoords : ndarray, shape (n,)
         Patch centres in object pixels (column, row).
     geometry : Geometry
@@ -140,4 +153,28 @@ def cxi_bytes(
         data_1 = _group(entry, "data_1")
         data_1["data"] = h5py.SoftLink("/entry_1/instrument_1/detector_1/data")
         data_1["translation"] = h5py.SoftLink("/entry_1/sample_1/geometry_1/translation")
+        dx = geometry.pixel_size_m
+        probe_image = _group(entry, "image_1")
+        probe_image["data"] = h5py.SoftLink("/entry_1/instrument_1/source_1/illumination")
+        _dataset(probe_image, "data_type", np.bytes_("probe (complex illumination)"))
+        _dataset(probe_image, "data_space", np.bytes_("real"))
+        _dataset(probe_image, "image_size", np.array([dx * cols, dx * rows, 0.0]))
+        object_image = _group(entry, "image_2")
+        truth = np.asarray(obj).astype(np.complex64)
+        _dataset(object_image, "data", truth)
+        _dataset(object_image, "data_type", np.bytes_("ground truth (complex transmission)"))
+        _dataset(object_image, "data_space", np.bytes_("real"))
+        size = np.array([dx * truth.shape[1], dx * truth.shape[0], 0.0])
+        _dataset(object_image, "image_size", size)
+        # ptychodus' extension: pixel sizes and the object centre. ptychodus cuts a probe
+        # window with the array centre at (N-1)/2 and puts the world centre of an M-pixel
+        # object at pixel (M-1)/2; a centre at (M/2) dx makes its window for position
+        # (x_m, y_m) cover exactly our patch obj[y-N/2 : y+N/2, x-N/2 : x+N/2].
+        extension = _group(entry, "ptychodus")
+        _dataset(extension, "object_center_x_m", np.float64(dx * truth.shape[1] / 2))
+        _dataset(extension, "object_center_y_m", np.float64(dx * truth.shape[0] / 2))
+        for what in ("object", "probe"):
+            _dataset(extension, f"{what}_pixel_width_m", np.float64(dx))
+            _dataset(extension, f"{what}_pixel_height_m", np.float64(dx))
+        _dataset(extension, "probe_photon_count", np.float64(geometry.dose))
     return buffer.getvalue()

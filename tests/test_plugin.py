@@ -248,7 +248,7 @@ def test_staging_writes_outside_the_tree(golden: Path, project: pytest.Pytester)
 
 
 def test_plugin_module_does_not_import_torch() -> None:
-    code = "import sys, ptycho_metrics.pytest_plugin; print('torch' in sys.modules)"
+    code = "import sys, ptycho_metrics.gate.plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

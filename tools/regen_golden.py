@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ptycho_metrics import gate
+from ptycho_metrics.gate import _engine as gate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROVENANCE_NAME = "PROVENANCE.jsonl"

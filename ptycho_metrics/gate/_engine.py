@@ -1,7 +1,7 @@
 """Quality-gate engine: compare metrics against a golden reference, one-sided.
 
 Pure functions, no pytest: the ``quality_gate`` fixture
-(:mod:`ptycho_metrics.pytest_plugin`), the tests and ``tools/regen_golden.py``
+(:mod:`ptycho_metrics.gate.plugin`), the tests and the review command
 all call :func:`compare_metrics`, :func:`compare_contract` and the golden-file
 helpers here.
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ._checks import QualityInputError
-from ._metadata import METRICS
+from .._checks import QualityInputError
+from .._metadata import METRICS
 
 __all__ = [
     "DEFAULT_TOLERANCES",

@@ -3,6 +3,9 @@
 - :mod:`._engine`: the comparison (one-sided, per-metric absolute and relative
   tolerances), contracts, golden files, environment fingerprint;
 - :mod:`.plugin`: the ``quality_gate`` pytest fixture (``pytest11`` entry point);
+- :mod:`.report`: the failure report (HTML, JSON summary, ``.obtained`` goldens);
+- :mod:`.review`: ``ptycho-metrics goldens status | diff | update``;
+- :mod:`._ci`: the one CI rule (``CI`` unset, empty, ``0`` or ``false`` is not CI).
 
 Public names are imported on first use (PEP 562): pytest imports
 :mod:`ptycho_metrics.gate.plugin` in every session of an environment where
@@ -16,7 +19,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._ci import REVIEW_COMMAND, in_ci
     from ._engine import (
+        DEFAULT_REL_TOLERANCES,
         DEFAULT_TOLERANCES,
         GOLDEN_FORMAT_VERSION,
         REGEN_HINT,
@@ -30,18 +35,27 @@ if TYPE_CHECKING:
         compare_contract,
         compare_metrics,
         dumps_golden,
+        effective_tolerance,
         environment_fingerprint,
         fingerprint_diff,
         format_contract_changes,
         format_fingerprint,
         load_golden,
+        load_golden_text,
         normalize_contract,
         resolve_directions,
+        resolve_rel_tolerances,
         resolve_tolerances,
         validate_metrics,
     )
 
 _LAZY = {
+    "DEFAULT_REL_TOLERANCES": "._engine",
+    "resolve_rel_tolerances": "._engine",
+    "effective_tolerance": "._engine",
+    "load_golden_text": "._engine",
+    "in_ci": "._ci",
+    "REVIEW_COMMAND": "._ci",
     "DEFAULT_TOLERANCES": "._engine",
     "GOLDEN_FORMAT_VERSION": "._engine",
     "REGEN_HINT": "._engine",
@@ -67,9 +81,11 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_REL_TOLERANCES",
     "DEFAULT_TOLERANCES",
     "GOLDEN_FORMAT_VERSION",
     "REGEN_HINT",
+    "REVIEW_COMMAND",
     "ContractChange",
     "GateConfigError",
     "GateDirection",
@@ -80,13 +96,17 @@ __all__ = [
     "compare_contract",
     "compare_metrics",
     "dumps_golden",
+    "effective_tolerance",
     "environment_fingerprint",
     "fingerprint_diff",
     "format_contract_changes",
     "format_fingerprint",
+    "in_ci",
     "load_golden",
+    "load_golden_text",
     "normalize_contract",
     "resolve_directions",
+    "resolve_rel_tolerances",
     "resolve_tolerances",
     "validate_metrics",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -438,3 +439,56 @@ def test_regen_tool_interrupted_leaves_old_goldens(golden, project, monkeypatch)
     assert golden.read_bytes() == before
     assert not list(golden.parents[1].glob(".regen-*"))
     assert provenance(golden) == records
+
+
+# ----------------------------------------------------------------------------- report, unused
+
+
+def test_failure_report_goes_to_the_results_dir_named_in_the_message(golden, project) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    result = run(project, "--quality-gate-report-dir=out")
+    result.assert_outcomes(failed=1)
+    out = project.path / "out"
+    result.stdout.fnmatch_lines([f"*HTML report: {out / 'index.html'}", "*this run's golden: *"])
+    summary = json.loads((out / "summary.json").read_text())
+    (test,) = summary["tests"]
+    assert (test["nodeid"], test["golden"]) == ("test_mod.py::test_gate", str(GOLDEN))
+    assert test["failed_metrics"] == ["amplitude_ssim"]
+    assert json.loads((out / test["obtained"]).read_text())["metrics"]["amplitude_ssim"] == 0.8
+    page = (out / "index.html").read_text()
+    assert "amplitude_ssim" in page
+    assert "pass recon=, truth=" in page  # a plain dict: the table only, and why
+
+
+def test_report_all_includes_passing_tests(golden, project) -> None:
+    run(project, "--quality-gate-report=all").assert_outcomes(passed=1)
+    summary = json.loads((project.path / "quality-gate-report" / "summary.json").read_text())
+    assert (summary["passed"], summary["failed"]) == (1, 0)
+
+
+def test_relative_tolerance_through_check(golden, project) -> None:
+    write_values(project, {**METRICS, "phase_mae": 0.104}, rel_tolerances={"phase_mae": 0.05})
+    run(project).assert_outcomes(passed=1)
+    write_values(project, {**METRICS, "phase_mae": 0.106}, rel_tolerances={"phase_mae": 0.05})
+    run(project).stdout.fnmatch_lines(["*phase_mae*0.1*0.106*lower*0.005*rel 0.05*WORSE"])
+
+
+def test_unused_goldens_warn_by_default_and_fail_with_the_option(golden, project) -> None:
+    (golden.parent / "renamed_test.json").write_bytes(golden.read_bytes())
+    result = run(project)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*quality gate: 1 unused golden(s)*", "warning: *", "  goldens/test_mod/renamed_test.json"]
+    )
+    result = run(project, "--quality-gate-unused=error")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["ERROR: golden(s) that no test of their module used*"])
+    # Narrowed to some tests, the other goldens are not judged.
+    assert run(project, "test_mod.py::test_gate", "--quality-gate-unused=error").ret == 0
+
+
+def test_fingerprint_records_the_packages_of_the_ini_option(project) -> None:
+    project.makeini(INI + "quality_gate_fingerprint_packages = pytest-datadir\n")
+    run(project).assert_outcomes(failed=1)
+    packages = json.loads((project.path / GOLDEN).read_text())["fingerprint"]["packages"]
+    assert packages["pytest-datadir"] == importlib.metadata.version("pytest-datadir")

@@ -90,7 +90,7 @@ def image_rows(
     rows = [
         ("amplitude", masked(amp_t), masked(amp_r), masked(amp_r - amp_t)),
         (
-            "phase (rad, unwrapped)",
+            "phase (rad)",
             masked(phase_t),
             masked(phase_t + perr.residual),
             masked(perr.residual),

@@ -321,10 +321,20 @@ def test_staging_writes_outside_the_tree(golden: Path, project: pytest.Pytester)
     assert meta["tolerances"]["amplitude_ssim"] == DEFAULT_TOLERANCES["amplitude_ssim"]
 
 
-def test_plugin_module_does_not_import_torch() -> None:
-    code = "import sys, ptycho_metrics.gate.plugin; print('torch' in sys.modules)"
+def test_plugin_module_imports_only_pytest() -> None:
+    code = (
+        "import sys, ptycho_metrics.gate.plugin, ptycho_metrics.pytest_plugin; "
+        "print(sorted({'torch', 'numpy', 'scipy', 'matplotlib'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_bad_ini_choice_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makeini(INI + "quality_gate_unused = loud\n")
+    result = run(project)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*quality_gate_unused must be one of warn, error, ignore*"])
 
 
 # ----------------------------------------------------------------------------- regen tool
@@ -345,6 +355,17 @@ def _regen_tool() -> ModuleType:
 def regen(project: pytest.Pytester, *args: str) -> int:
     """``ptycho-metrics goldens update`` in the project (what a user runs)."""
     return cli_main(["goldens", "update", "--root", str(project.path), *args, "--pytest-args=-q"])
+
+
+def test_goldens_status_lists_what_an_update_would_do(golden, project, capsys) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    (golden.parent / "gone.json").write_bytes(golden.read_bytes())
+    before = golden.read_bytes()
+    assert cli_main(["goldens", "status", "--root", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert f"changed   {GOLDEN} (2 ok; 1 worse; loosened: amplitude_ssim)" in out
+    assert "stale     goldens/test_mod/gone.json" in out
+    assert golden.read_bytes() == before
 
 
 def test_repository_entry_point_calls_the_installed_command(golden, project, capsys) -> None:

@@ -160,6 +160,8 @@ _SESSION = pytest.StashKey[_Session]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SESSION] = _Session()
+    _choice(config, "quality_gate_report", _REPORT_MODES)  # a bad ini value fails now
+    _choice(config, "quality_gate_unused", _UNUSED_MODES)
     staging = _staging(config)
     if staging is not None:
         # The review command maps staged goldens back to the tree from here.

@@ -20,6 +20,7 @@ from types import ModuleType
 
 import pytest
 
+from ptycho_metrics import METRICS as METRICS_INFO
 from ptycho_metrics.cli import main as cli_main
 from ptycho_metrics.gate import DEFAULT_TOLERANCES, review
 
@@ -513,3 +514,25 @@ def test_fingerprint_records_the_packages_of_the_ini_option(project) -> None:
     run(project).assert_outcomes(failed=1)
     packages = json.loads((project.path / GOLDEN).read_text())["fingerprint"]["packages"]
     assert packages["pytest-datadir"] == importlib.metadata.version("pytest-datadir")
+
+
+ARRAYS_MODULE = """
+import numpy as np
+
+def test_arrays(quality_gate):
+    y, x = np.mgrid[:48, :48]
+    truth = (1 + 0.3 * np.cos(x / 3)) * np.exp(1j * 0.5 * np.sin(y / 4))
+    noise = np.random.default_rng(0).standard_normal(truth.shape)
+    quality_gate.check(None, recon=truth * np.exp(0.2j) + 0.02 * noise, truth=truth)
+"""
+
+
+def test_check_evaluates_arrays_and_stores_the_frc_curve(project: pytest.Pytester) -> None:
+    import ptycho_metrics._report  # noqa: F401  (loaded once, outside the inner runs)
+
+    project.makepyfile(test_arrays=ARRAYS_MODULE)
+    project.runpytest("test_arrays.py", "-p", "no:cacheprovider").assert_outcomes(failed=1)
+    doc = json.loads((project.path / "goldens/test_arrays/test_arrays.json").read_text())
+    assert set(doc["metrics"]) == set(METRICS_INFO)  # gate_metrics(): every metric
+    assert len(doc["info"]["frc"]["frequency"]) == 25
+    project.runpytest("test_arrays.py", "-p", "no:cacheprovider").assert_outcomes(passed=1)

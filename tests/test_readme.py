@@ -62,6 +62,8 @@ def test_readme_gate_example_flow(
     doc = json.loads(golden.read_text())
     assert "frc_0p5" in doc["metrics"]  # gate_metrics: present even where NaN
     assert doc["info"]["frc"]["correlation"]  # the curve, for the report
+    assert doc["info"]["frc_crossed"] == {"frc_0p5": True, "frc_half_bit": False}
+    assert doc["metrics"]["frc_half_bit"] == 0.5  # never crossed: Nyquist
     pytester.runpytest(name, "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
     assert "NOISE = 0.02" in code, "the README's provoked failure no longer applies"

@@ -524,7 +524,9 @@ def _info(report: Any) -> dict[str, Any] | None:
         return None
     from .report import frc_curve
 
-    return {"frc": frc_curve(report.frc)}
+    # Which crossings gate_metrics() set to Nyquist (or 0): stated, never compared.
+    crossed = {k: v == v for k, v in report.metrics.items() if k in ("frc_0p5", "frc_half_bit")}
+    return {"frc": frc_curve(report.frc), "frc_crossed": crossed}
 
 
 def _draw(entry: ReportEntry, ctx: _Context, golden: Any) -> None:

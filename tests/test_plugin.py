@@ -527,6 +527,17 @@ def test_arrays(quality_gate):
 """
 
 
+def test_check_without_metrics_needs_recon_and_truth(project: pytest.Pytester) -> None:
+    project.makepyfile(test_none="def test_none(quality_gate):\n    quality_gate.check(None)\n")
+    result = project.runpytest("test_none.py", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*GateConfigError: quality_gate.check needs metrics*"
+            "got metrics=None, recon None, truth None"
+        ]
+    )
+
+
 def test_check_evaluates_arrays_and_stores_the_frc_curve(project: pytest.Pytester) -> None:
     import ptycho_metrics._report  # noqa: F401  (loaded once, outside the inner runs)
 

@@ -507,10 +507,15 @@ def _as_report(metrics: Any, recon: Any, truth: Any, mask: Any) -> Any:
     """The QualityReport to gate and draw from, or None for a plain metrics mapping."""
     if metrics is None:
         if recon is None or truth is None:
+            from ._engine import GateConfigError
+
             msg = (
-                "quality_gate.check needs metrics (a QualityReport or a mapping) or recon and truth"
+                "quality_gate.check needs metrics (a QualityReport or a mapping of metric "
+                "name to float) or both recon and truth; got metrics=None, recon "
+                f"{'given' if recon is not None else 'None'}, truth "
+                f"{'given' if truth is not None else 'None'}"
             )
-            raise TypeError(msg)
+            raise GateConfigError(msg)
         from .. import evaluate
 
         return evaluate(recon, truth, mask=mask)

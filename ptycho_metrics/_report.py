@@ -35,6 +35,14 @@ REPORT_SCHEMA = 1
 
 _TWO_PI = 2.0 * np.pi
 
+#: Cycles/pixel at which :meth:`QualityReport.gate_metrics` puts an FRC crossing
+#: that never happens (the curve stays above its threshold).
+NYQUIST = 0.5
+
+#: dB, :meth:`QualityReport.gate_metrics`' ceiling for PSNR: 20 log10(1 / eps) of
+#: float64, the PSNR of an error at rounding level; identical amplitudes (inf) gate as it.
+PSNR_CEILING_DB = 20.0 * math.log10(1.0 / float(np.finfo(np.float64).eps))
+
 
 def _json_float(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
@@ -95,6 +103,39 @@ class QualityReport:
         never silent.
         """
         return {k: v for k, v in self.metrics.items() if math.isfinite(v)}
+
+    def gate_metrics(self) -> dict[str, float]:
+        """The metrics to gate: a key set that does not change with the reconstruction's quality.
+
+        Like :meth:`finite_metrics`, except that the FRC crossings are always
+        present whenever the curve has rings: a curve that stays above its
+        threshold up to Nyquist gates as ``0.5`` cycles/pixel (the best value:
+        every crossing lies below it), and one that is below the threshold at
+        the first ring gates as ``0.0`` (nothing resolved). A crossing that
+        appears or vanishes is then a change of value in the metric's own
+        direction: a better reconstruction (the crossing moves out to Nyquist)
+        passes the gate, a worse one (a crossing appears below Nyquist) fails
+        it. An infinite PSNR (identical amplitudes) gates as
+        :data:`PSNR_CEILING_DB`, the PSNR of a float64 rounding-level error.
+        A metric NaN for any other reason (a flat truth, a zero
+        reconstruction) is left out, so the gate names it as missing.
+        """
+        out = self.finite_metrics()
+        criteria: tuple[tuple[str, Criterion], ...] = (
+            ("frc_0p5", 0.5),
+            ("frc_half_bit", "half-bit"),
+        )
+        for key, criterion in criteria:
+            if key in out or key not in self.metrics:
+                continue
+            excess = self.frc.correlation - self.frc.threshold(criterion)
+            rings = np.flatnonzero(np.isfinite(excess) & (self.frc.frequency > 0))
+            if rings.size:  # never crossed: entirely above (Nyquist) or below from the start
+                out[key] = NYQUIST if excess[rings[0]] >= 0 else 0.0
+        psnr_value = self.metrics.get("amplitude_psnr", math.nan)
+        if psnr_value > PSNR_CEILING_DB:  # includes +inf
+            out["amplitude_psnr"] = PSNR_CEILING_DB
+        return {key: out[key] for key in self.metrics if key in out}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as strict JSON (NaN and infinity written as null)."""

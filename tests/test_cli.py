@@ -248,3 +248,26 @@ def test_run_end_to_end_then_evaluate(tmp_path: Path) -> None:
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "again.json").read_text())["metrics"] == report["metrics"]
+
+
+def test_version(capsys: pytest.CaptureFixture) -> None:
+    import ptycho_metrics
+    from ptycho_metrics.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"ptycho-metrics {ptycho_metrics.__version__}\n"
+
+
+def test_goldens_subcommands_are_listed(capsys: pytest.CaptureFixture) -> None:
+    from ptycho_metrics.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["goldens", "--help"])
+    out = capsys.readouterr().out
+    assert "{status,diff,update}" in out
+    with pytest.raises(SystemExit) as info:
+        main(["goldens", "update"])  # --reason is required
+    assert info.value.code == 2
+    assert "the following arguments are required: --reason" in capsys.readouterr().err

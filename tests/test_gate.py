@@ -193,9 +193,14 @@ def test_table_shows_every_column_and_marks_failures() -> None:
     )
     table = result.format_table()
     header = table.splitlines()[0].split()
-    assert header == ["metric", "golden", "obtained", "delta", "direction", "tolerance", "verdict"]
+    assert header == [
+        "metric", "golden", "obtained", "delta", "rel_delta", "direction", "tolerance",
+        "tol_from", "verdict",
+    ]  # fmt: skip
     ssim_row = next(line for line in table.splitlines() if line.startswith("amplitude_ssim"))
-    assert ssim_row.split() == ["amplitude_ssim", "0.9", "0.8", "-0.1", "higher", "0.005", "WORSE"]
+    assert ssim_row.split() == [
+        "amplitude_ssim", "0.9", "0.8", "-0.1", "-11.111%", "higher", "0.005", "abs", "WORSE"
+    ]  # fmt: skip
     assert [r.metric for r in result.failures] == ["amplitude_ssim"]
 
 
@@ -225,7 +230,7 @@ def test_contract_changes_are_named_with_both_values() -> None:
     text = gate.format_contract_changes(changes)
     assert "seed: golden 1 -> obtained 2" in text
     assert "model.width: golden 16 -> obtained 32" in text
-    assert "tools/regen_golden.py" in text
+    assert "ptycho-metrics goldens update" in text
 
 
 def test_int_and_float_contract_values_differ() -> None:
@@ -302,8 +307,91 @@ def test_fingerprint_git_is_none_outside_a_repository(tmp_path: Path) -> None:
     assert gate.environment_fingerprint(root=tmp_path)["git"]["commit"] is None
 
 
-def test_fingerprint_format_marks_differences() -> None:
-    text = gate.format_fingerprint({"a": 1, "gone": 2, "same": 3}, {"a": 2, "same": 3})
+def test_fingerprint_format_shows_only_differences() -> None:
+    text = gate.format_fingerprint({"a": 1, "gone": 2, "same": 3}, {"a": 2, "same": 3, "new": 4})
     assert "  * a: 2 (golden: 1)" in text
-    assert "    same: 3" in text
+    assert "same" not in text
+    assert "1 more are equal" in text
     assert "  * gone: absent (golden: 2)" in text
+    assert "  * new: 4 (not in the golden)" in text
+    assert gate.format_fingerprint({"a": 1}, {"a": 1}) == (
+        "Environment fingerprint: all 1 entries equal the golden's."
+    )
+
+
+def test_fingerprint_takes_extra_packages() -> None:
+    fp = gate.environment_fingerprint(packages=["pytest-datadir", "no-such-dist-xyz"])
+    assert fp["packages"]["pytest-datadir"] == importlib.metadata.version("pytest-datadir")
+    assert fp["packages"]["no-such-dist-xyz"] is None
+    with pytest.raises(GateConfigError, match=re.escape("without spaces, got ['a b']")):
+        gate.environment_fingerprint(packages=["a b"])
+
+
+# ----------------------------------------------------------------------------- CI rule
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, False),
+        ({"CI": ""}, False),
+        ({"CI": "0"}, False),
+        ({"CI": "false"}, False),
+        ({"CI": " False "}, False),
+        ({"CI": "true"}, True),
+        ({"CI": "1"}, True),
+        ({"CI": "yes"}, True),
+    ],
+)
+def test_in_ci(environ: dict[str, str], expected: bool) -> None:
+    assert gate.in_ci(environ) is expected
+
+
+def test_hints_name_the_installed_command() -> None:
+    assert "`ptycho-metrics goldens update --reason '...'`" in gate.REGEN_HINT
+    assert "tools/" not in gate.REGEN_HINT
+
+
+# ----------------------------------------------------------------------------- relative
+
+
+def test_relative_tolerance_widens_only_beyond_the_absolute_one() -> None:
+    golden = {"amplitude_psnr": 40.0}
+    rel = {"amplitude_psnr": 0.05}  # 2 dB at 40 dB, above the absolute 1.2 dB
+    assert compare_metrics({"amplitude_psnr": 38.5}, golden).rows[0].verdict == "worse"
+    row = compare_metrics({"amplitude_psnr": 38.5}, golden, rel_tolerances=rel).rows[0]
+    assert (row.verdict, row.tolerance, row.tolerance_rule) == ("ok", 2.0, "rel 0.05")
+    assert row.rel_delta == pytest.approx(-1.5 / 40)
+    row = compare_metrics({"amplitude_psnr": 37.9}, golden, rel_tolerances=rel).rows[0]
+    assert row.verdict == "worse"
+    small = compare_metrics(
+        {"phase_mae": 0.1}, {"phase_mae": 0.1}, rel_tolerances={"phase_mae": 0.01}
+    )
+    assert (small.rows[0].tolerance, small.rows[0].tolerance_rule) == (0.005, "abs")
+
+
+@pytest.mark.parametrize(
+    ("rel", "message"),
+    [
+        ({"amplitude_ssim": -0.1}, "rel_tolerances['amplitude_ssim'] must be finite and >= 0"),
+        ({"nope": 0.1}, "rel_tolerances given for metric(s) absent from the metrics: 'nope'"),
+    ],
+)
+def test_bad_relative_tolerances_are_refused(rel: dict, message: str) -> None:
+    with pytest.raises(GateConfigError, match=re.escape(message)):
+        compare_metrics({"amplitude_ssim": 0.9}, {"amplitude_ssim": 0.9}, rel_tolerances=rel)
+
+
+def test_contract_changes_list_the_metrics_that_moved() -> None:
+    changes = compare_contract({"seed": 2}, {"seed": 1})
+    result = compare_metrics({"amplitude_ssim": 0.8}, {"amplitude_ssim": 0.9})
+    text = gate.format_contract_changes(changes, result)
+    assert "seed: golden 1 -> obtained 2" in text
+    assert "Metrics that moved beyond tolerance" in text
+    assert "amplitude_ssim" in text.split("Metrics that moved")[1]
+
+
+def test_golden_info_is_stored_and_never_compared(tmp_path: Path) -> None:
+    path = tmp_path / "g.json"
+    path.write_text(dumps_golden({"a": 1.0}, info={"frc": {"correlation": [None, 0.9]}}))
+    assert load_golden(path).info == {"frc": {"correlation": [None, 0.9]}}

@@ -8,6 +8,8 @@ set or removed explicitly per test, since the outer run may itself be in CI.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -18,7 +20,9 @@ from types import ModuleType
 
 import pytest
 
-from ptycho_metrics.gate import DEFAULT_TOLERANCES
+from ptycho_metrics import METRICS as METRICS_INFO
+from ptycho_metrics.cli import main as cli_main
+from ptycho_metrics.gate import DEFAULT_TOLERANCES, review
 
 pytest_plugins = ["pytester"]
 
@@ -156,7 +160,21 @@ def test_contract_change_fails_saying_what_changed(golden: Path, project: pytest
         [
             "*contract differs from the golden's*",
             "*max_epochs: golden 40 -> obtained 20",
-            "*tools/regen_golden.py*",
+            "*Every metric is within its tolerance*",
+            "*ptycho-metrics goldens update --reason*",
+        ]
+    )
+
+
+def test_contract_change_shows_the_metrics_that_moved(golden, project) -> None:
+    write_values(project, {**METRICS, "phase_mae": 0.3}, contract={**CONTRACT, "seed": 2})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*seed: golden 1 -> obtained 2",
+            "*Metrics that moved beyond tolerance (information, not the verdict):",
+            "*phase_mae*0.1*0.3*+0.2*lower*WORSE",
         ]
     )
 
@@ -183,21 +201,59 @@ def test_corrupted_golden_fails_and_force_regen_repairs_it(
     run(project).assert_outcomes(passed=1)
 
 
-def test_force_regen_rewrites_failing_golden_and_fails(
+def provenance(golden: Path) -> list[dict]:
+    log = golden.parents[1] / "PROVENANCE.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.parametrize("flag", ["--force-regen", "--regen-all"])
+def test_regen_flags_never_write_a_worse_golden_without_allow_worse(
+    golden: Path, project: pytest.Pytester, flag: str
+) -> None:
+    before = golden.read_bytes()
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    result = run(project, flag)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*{flag} refused for *test_gate.json: amplitude_ssim would get worse*"
+            "*--quality-gate-allow-worse=REASON*",
+            "*amplitude_ssim*0.9*0.8*WORSE",
+        ]
+    )
+    assert golden.read_bytes() == before
+    assert [r["tool"] for r in provenance(golden)] == ["pytest first run (golden created)"]
+
+
+def test_force_regen_with_allow_worse_rewrites_and_logs_provenance(
     golden: Path, project: pytest.Pytester
 ) -> None:
     write_values(project, {**METRICS, "amplitude_ssim": 0.8})
-    result = run(project, "--force-regen")
+    result = run(project, "--force-regen", "--quality-gate-allow-worse=new probe, reviewed")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*Files differ and --force-regen set, regenerating file at:*"])
     assert json.loads(golden.read_text())["metrics"]["amplitude_ssim"] == 0.8
+    record = provenance(golden)[-1]
+    assert record["reason"] == "new probe, reviewed"
+    assert record["allow_worse"] is True
+    assert record["tool"] == "pytest --force-regen"
+    assert record["files"] == [
+        {
+            "path": str(GOLDEN),
+            "status": "changed",
+            "sha256": hashlib.sha256(golden.read_bytes()).hexdigest(),
+            "worse": ["amplitude_ssim"],
+        }
+    ]
     run(project).assert_outcomes(passed=1)
 
 
-def test_regen_all_rewrites_and_passes(golden: Path, project: pytest.Pytester) -> None:
-    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+def test_regen_all_writes_a_better_golden_and_passes(golden: Path, project) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.95})
     run(project, "--regen-all").assert_outcomes(passed=1)
-    assert json.loads(golden.read_text())["metrics"]["amplitude_ssim"] == 0.8
+    assert json.loads(golden.read_text())["metrics"]["amplitude_ssim"] == 0.95
+    record = provenance(golden)[-1]
+    assert (record["allow_worse"], record["files"][0]["worse"]) == (False, [])
 
 
 @pytest.mark.parametrize("flag", ["--force-regen", "--regen-all"])
@@ -216,6 +272,25 @@ def test_regen_is_refused_in_ci(
 def test_ci_alone_does_not_change_the_gate(golden: Path, project: pytest.Pytester, monkeypatch):
     monkeypatch.setenv("CI", "true")
     run(project).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("value", ["false", "0", ""])
+def test_ci_false_zero_or_empty_is_not_ci(golden, project, monkeypatch, value: str) -> None:
+    monkeypatch.setenv("CI", value)
+    write_values(project, {**METRICS, "amplitude_ssim": 0.95})
+    run(project, "--regen-all").assert_outcomes(passed=1)
+
+
+def test_missing_golden_in_ci_is_not_written(project, monkeypatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no golden at*under CI nothing writes one*", "*HTML report: *"])
+    assert not (project.path / GOLDEN).exists()
+    obtained = (
+        project.path / "quality-gate-report" / "test_mod.py_test_gate" / "test_gate.obtained.json"
+    )
+    assert json.loads(obtained.read_text())["metrics"] == METRICS
 
 
 def test_unknown_metric_needs_direction_and_tolerance(project: pytest.Pytester) -> None:
@@ -247,10 +322,20 @@ def test_staging_writes_outside_the_tree(golden: Path, project: pytest.Pytester)
     assert meta["tolerances"]["amplitude_ssim"] == DEFAULT_TOLERANCES["amplitude_ssim"]
 
 
-def test_plugin_module_does_not_import_torch() -> None:
-    code = "import sys, ptycho_metrics.pytest_plugin; print('torch' in sys.modules)"
+def test_plugin_module_imports_only_pytest() -> None:
+    code = (
+        "import sys, ptycho_metrics.gate.plugin, ptycho_metrics.pytest_plugin; "
+        "print(sorted({'torch', 'numpy', 'scipy', 'matplotlib'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_bad_ini_choice_is_a_usage_error(project: pytest.Pytester) -> None:
+    project.makeini(INI + "quality_gate_unused = loud\n")
+    result = run(project)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*quality_gate_unused must be one of warn, error, ignore*"])
 
 
 # ----------------------------------------------------------------------------- regen tool
@@ -269,7 +354,27 @@ def _regen_tool() -> ModuleType:
 
 
 def regen(project: pytest.Pytester, *args: str) -> int:
-    return _regen_tool().main(["--root", str(project.path), ".", *args, "--", "-q"])
+    """``ptycho-metrics goldens update`` in the project (what a user runs)."""
+    return cli_main(["goldens", "update", "--root", str(project.path), *args, "--pytest-args=-q"])
+
+
+def test_goldens_status_lists_what_an_update_would_do(golden, project, capsys) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    (golden.parent / "gone.json").write_bytes(golden.read_bytes())
+    before = golden.read_bytes()
+    assert cli_main(["goldens", "status", "--root", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert f"changed   {GOLDEN} (2 ok; 1 worse; loosened: amplitude_ssim)" in out
+    assert "stale     goldens/test_mod/gone.json" in out
+    assert golden.read_bytes() == before
+
+
+def test_repository_entry_point_calls_the_installed_command(golden, project, capsys) -> None:
+    write_values(project, {**METRICS, "phase_mae": 0.05})
+    args = ["--root", str(project.path), ".", "--reason", "better", "--yes", "--", "-q"]
+    assert _regen_tool().main(args) == 0
+    assert "wrote goldens/test_mod/test_gate.json (changed)" in capsys.readouterr().out
+    assert provenance(golden)[-1]["tool"] == "ptycho-metrics goldens update"
 
 
 def test_regen_tool_refuses_in_ci(golden, project, monkeypatch, capsys) -> None:
@@ -290,7 +395,9 @@ def test_regen_tool_refuses_worse_without_allow_worse(golden, project, capsys) -
     assert regen(project, "--reason", "x", "--yes") == 1
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.strip().startswith("amplitude_ssim"))
-    assert row.split() == ["amplitude_ssim", "0.9", "0.8", "-0.1", "higher", SSIM_TOL, "WORSE"]
+    assert row.split() == [
+        "amplitude_ssim", "0.9", "0.8", "-0.1", "-11.111%", "higher", SSIM_TOL, "abs", "WORSE"
+    ]  # fmt: skip
     assert "refused: worse beyond tolerance" in out
     assert golden.read_bytes() == before
 
@@ -342,15 +449,101 @@ def test_regen_tool_adds_missing_goldens_and_prunes_stale(project, capsys) -> No
 
 def test_regen_tool_interrupted_leaves_old_goldens(golden, project, monkeypatch) -> None:
     before = golden.read_bytes()
+    records = provenance(golden)
     write_values(project, {**METRICS, "phase_mae": 0.05})
-    tool = _regen_tool()
 
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(tool.shutil, "copyfile", interrupted)
+    monkeypatch.setattr(review.shutil, "copyfile", interrupted)
     with pytest.raises(KeyboardInterrupt):
         regen(project, "--reason", "x", "--yes")
     assert golden.read_bytes() == before
     assert not list(golden.parents[1].glob(".regen-*"))
-    assert not (golden.parents[1] / "PROVENANCE.jsonl").exists()
+    assert provenance(golden) == records
+
+
+# ----------------------------------------------------------------------------- report, unused
+
+
+def test_failure_report_goes_to_the_results_dir_named_in_the_message(golden, project) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8})
+    result = run(project, "--quality-gate-report-dir=out")
+    result.assert_outcomes(failed=1)
+    out = project.path / "out"
+    result.stdout.fnmatch_lines([f"*HTML report: {out / 'index.html'}", "*this run's golden: *"])
+    summary = json.loads((out / "summary.json").read_text())
+    (test,) = summary["tests"]
+    assert (test["nodeid"], test["golden"]) == ("test_mod.py::test_gate", str(GOLDEN))
+    assert test["failed_metrics"] == ["amplitude_ssim"]
+    assert json.loads((out / test["obtained"]).read_text())["metrics"]["amplitude_ssim"] == 0.8
+    page = (out / "index.html").read_text()
+    assert "amplitude_ssim" in page
+    assert "pass recon=, truth=" in page  # a plain dict: the table only, and why
+
+
+def test_report_all_includes_passing_tests(golden, project) -> None:
+    run(project, "--quality-gate-report=all").assert_outcomes(passed=1)
+    summary = json.loads((project.path / "quality-gate-report" / "summary.json").read_text())
+    assert (summary["passed"], summary["failed"]) == (1, 0)
+
+
+def test_relative_tolerance_through_check(golden, project) -> None:
+    write_values(project, {**METRICS, "phase_mae": 0.104}, rel_tolerances={"phase_mae": 0.05})
+    run(project).assert_outcomes(passed=1)
+    write_values(project, {**METRICS, "phase_mae": 0.106}, rel_tolerances={"phase_mae": 0.05})
+    run(project).stdout.fnmatch_lines(["*phase_mae*0.1*0.106*lower*0.005*rel 0.05*WORSE"])
+
+
+def test_unused_goldens_warn_by_default_and_fail_with_the_option(golden, project) -> None:
+    (golden.parent / "renamed_test.json").write_bytes(golden.read_bytes())
+    result = run(project)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*quality gate: 1 unused golden(s)*", "warning: *", "  goldens/test_mod/renamed_test.json"]
+    )
+    result = run(project, "--quality-gate-unused=error")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["ERROR: golden(s) that no test of their module used*"])
+    # Narrowed to some tests, the other goldens are not judged.
+    assert run(project, "test_mod.py::test_gate", "--quality-gate-unused=error").ret == 0
+
+
+def test_fingerprint_records_the_packages_of_the_ini_option(project) -> None:
+    project.makeini(INI + "quality_gate_fingerprint_packages = pytest-datadir\n")
+    run(project).assert_outcomes(failed=1)
+    packages = json.loads((project.path / GOLDEN).read_text())["fingerprint"]["packages"]
+    assert packages["pytest-datadir"] == importlib.metadata.version("pytest-datadir")
+
+
+ARRAYS_MODULE = """
+import numpy as np
+
+def test_arrays(quality_gate):
+    y, x = np.mgrid[:48, :48]
+    truth = (1 + 0.3 * np.cos(x / 3)) * np.exp(1j * 0.5 * np.sin(y / 4))
+    noise = np.random.default_rng(0).standard_normal(truth.shape)
+    quality_gate.check(None, recon=truth * np.exp(0.2j) + 0.02 * noise, truth=truth)
+"""
+
+
+def test_check_without_metrics_needs_recon_and_truth(project: pytest.Pytester) -> None:
+    project.makepyfile(test_none="def test_none(quality_gate):\n    quality_gate.check(None)\n")
+    result = project.runpytest("test_none.py", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        [
+            "*GateConfigError: quality_gate.check needs metrics*"
+            "got metrics=None, recon None, truth None"
+        ]
+    )
+
+
+def test_check_evaluates_arrays_and_stores_the_frc_curve(project: pytest.Pytester) -> None:
+    import ptycho_metrics._report  # noqa: F401  (loaded once, outside the inner runs)
+
+    project.makepyfile(test_arrays=ARRAYS_MODULE)
+    project.runpytest("test_arrays.py", "-p", "no:cacheprovider").assert_outcomes(failed=1)
+    doc = json.loads((project.path / "goldens/test_arrays/test_arrays.json").read_text())
+    assert set(doc["metrics"]) == set(METRICS_INFO)  # gate_metrics(): every metric
+    assert len(doc["info"]["frc"]["frequency"]) == 25
+    project.runpytest("test_arrays.py", "-p", "no:cacheprovider").assert_outcomes(passed=1)

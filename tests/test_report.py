@@ -340,3 +340,61 @@ def test_suspicious_alignment_note() -> None:
     assert "is the reconstruction on the truth's grid?" in notes[0]
     near = evaluate(np.roll(truth, 3, axis=1), truth)  # 3 %: an ordinary registration
     assert not [n for n in near.notes if n.startswith("suspicious alignment")]
+
+
+# ----------------------------------------------------------------------------- gate_metrics
+
+
+def _textured(n: int = 96) -> np.ndarray:
+    y, x = np.mgrid[:n, :n]
+    rng = np.random.default_rng(11)
+    amp = 1 + 0.3 * ndimage.gaussian_filter(rng.standard_normal((n, n)), 1.0)
+    return amp * np.exp(1j * 0.5 * np.sin(x / 6 + y / 11))
+
+
+def _noisy(truth: np.ndarray, sigma: float) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return truth + sigma * (
+        rng.standard_normal(truth.shape) + 1j * rng.standard_normal(truth.shape)
+    )
+
+
+def test_gate_metrics_keep_every_key_when_frc_never_crosses() -> None:
+    truth = _textured()
+    perfect = evaluate(truth * np.exp(0.2j), truth)
+    assert math.isnan(perfect.metrics["frc_0p5"])  # never crosses up to Nyquist
+    gated = perfect.gate_metrics()
+    assert list(gated) == list(perfect.metrics)  # the same keys, in METRICS order
+    assert gated["frc_0p5"] == gated["frc_half_bit"] == 0.5
+    assert all(math.isfinite(v) for v in gated.values())
+
+
+def test_gate_metrics_better_passes_worse_fails_across_a_crossing_change() -> None:
+    from ptycho_metrics.gate import compare_metrics
+
+    truth = _textured()
+    clean = evaluate(_noisy(truth, 0.002), truth)  # no crossing below Nyquist
+    noisy = evaluate(_noisy(truth, 0.3), truth)  # crossings appear
+    assert math.isnan(clean.metrics["frc_0p5"])
+    assert math.isfinite(noisy.metrics["frc_0p5"])
+    assert set(clean.gate_metrics()) == set(noisy.gate_metrics())
+    # Better than the golden: a crossing vanished; the gate passes (a ratchet).
+    better = compare_metrics(clean.gate_metrics(), noisy.gate_metrics())
+    assert better.passed, better.format_table()
+    assert {r.metric for r in better.improvements} >= {"frc_0p5", "frc_half_bit"}
+    # Worse than the golden: a crossing appeared; the gate fails and names it.
+    worse = compare_metrics(noisy.gate_metrics(), clean.gate_metrics())
+    assert {"frc_0p5", "frc_half_bit", "amplitude_ssim"} <= {r.metric for r in worse.failures}
+    assert not {r.metric for r in worse.rows if r.verdict in ("missing", "extra")}
+    # finite_metrics() changes its key set across the same change: what gate_metrics fixes.
+    assert set(clean.finite_metrics()) != set(noisy.finite_metrics())
+
+
+def test_gate_metrics_caps_infinite_psnr() -> None:
+    from ptycho_metrics._report import PSNR_CEILING_DB
+
+    truth = _textured(64)
+    identical = evaluate(truth, truth, align=False)
+    assert identical.metrics["amplitude_psnr"] == math.inf
+    assert identical.gate_metrics()["amplitude_psnr"] == PSNR_CEILING_DB
+    assert 313 < PSNR_CEILING_DB < 314

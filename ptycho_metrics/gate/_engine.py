@@ -1,7 +1,7 @@
 """Quality-gate engine: compare metrics against a golden reference, one-sided.
 
 Pure functions, no pytest: the ``quality_gate`` fixture
-(:mod:`ptycho_metrics.pytest_plugin`), the tests and ``tools/regen_golden.py``
+(:mod:`ptycho_metrics.gate.plugin`), the tests and the review command
 all call :func:`compare_metrics`, :func:`compare_contract` and the golden-file
 helpers here.
 
@@ -9,9 +9,11 @@ A golden file is JSON with sorted keys and ``repr``-exact floats, holding three
 blocks: ``metrics`` (name -> finite float), ``contract`` (what must be equal
 for the metrics to be comparable: fixture sha256, seed, epochs, model
 configuration, thread count, ...) and ``fingerprint`` (the environment that
-made it; shown on failure, never compared strictly). Tolerances are *not* in
-the golden: they live in :data:`DEFAULT_TOLERANCES` or are passed by the
-caller, so regenerating a golden cannot loosen them.
+made it; shown on failure, never compared strictly), and optionally ``info``
+(e.g. the FRC curve, drawn in the failure report, never compared). Tolerances
+are *not* in the golden: they live in :data:`DEFAULT_TOLERANCES` (absolute) and
+:data:`DEFAULT_REL_TOLERANCES` (relative) or are passed by the caller, so
+regenerating a golden cannot loosen them.
 """
 
 from __future__ import annotations
@@ -25,16 +27,18 @@ import platform
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ._checks import QualityInputError
-from ._metadata import METRICS
+from .._checks import QualityInputError
+from .._metadata import METRICS
+from ._ci import REVIEW_COMMAND
 
 __all__ = [
+    "DEFAULT_REL_TOLERANCES",
     "DEFAULT_TOLERANCES",
     "GOLDEN_FORMAT_VERSION",
     "REGEN_HINT",
@@ -53,8 +57,10 @@ __all__ = [
     "format_contract_changes",
     "format_fingerprint",
     "load_golden",
+    "load_golden_text",
     "normalize_contract",
     "resolve_directions",
+    "resolve_rel_tolerances",
     "resolve_tolerances",
     "validate_metrics",
 ]
@@ -75,9 +81,9 @@ _VERDICT_TEXT = {
 GOLDEN_FORMAT_VERSION = 1
 
 REGEN_HINT = (
-    "If the change is intended, regenerate and review the goldens with "
-    "`python tools/regen_golden.py --reason '...'` (or locally `pytest --force-regen`); "
-    "never in CI."
+    f"If the change is intended, review it with `{REVIEW_COMMAND} diff` and update the "
+    f"goldens with `{REVIEW_COMMAND} update --reason '...'` (add --allow-worse for a metric "
+    "that got worse); never in CI."
 )
 
 #: Absolute tolerance per metric of :data:`ptycho_metrics.METRICS`, in the
@@ -116,6 +122,13 @@ DEFAULT_TOLERANCES: Mapping[str, float] = MappingProxyType(
         "amplitude_scale_error": 0.005,  # floor (spread 2.8e-5)
     }
 )
+
+
+#: Relative tolerance per metric (a fraction of ``|golden|``); the effective
+#: tolerance is ``max(absolute, relative * |golden|)``. Empty: the measured
+#: spread behind :data:`DEFAULT_TOLERANCES` is absolute, and no metric was
+#: measured to scale with its value. Callers pass ``rel_tolerances=`` for their own.
+DEFAULT_REL_TOLERANCES: Mapping[str, float] = MappingProxyType({})
 
 
 class GateConfigError(QualityInputError):
@@ -246,12 +259,49 @@ def resolve_tolerances(
     return out
 
 
+def resolve_rel_tolerances(
+    directions: Mapping[str, GateDirection], rel_tolerances: Mapping[str, Any] | None = None
+) -> dict[str, float]:
+    """Relative tolerance of each metric: ``rel_tolerances``, then :data:`DEFAULT_REL_TOLERANCES`.
+
+    A fraction of ``|golden|`` (0.02 = 2 %), 0 when none is given. Raises
+    :class:`GateConfigError` when one is negative, not finite, or non-zero for
+    an exact metric.
+    """
+    given = dict(rel_tolerances or {})
+    _refuse_unused("rel_tolerances", given, directions)
+    out: dict[str, float] = {}
+    for key, direction in directions.items():
+        rel = _as_float(
+            given.get(key, DEFAULT_REL_TOLERANCES.get(key, 0.0)), f"rel_tolerances[{key!r}]"
+        )
+        if not (math.isfinite(rel) and rel >= 0):
+            msg = f"rel_tolerances[{key!r}] must be finite and >= 0, got {rel!r}"
+            raise GateConfigError(msg)
+        if direction == "exact" and rel != 0:
+            msg = f"rel_tolerances[{key!r}] must be 0 or absent for an 'exact' metric, got {rel!r}"
+            raise GateConfigError(msg)
+        out[key] = rel
+    return out
+
+
+def effective_tolerance(absolute: float, relative: float, golden: float | None) -> float:
+    """``max(absolute, relative * |golden|)``: the tolerance a comparison uses."""
+    if golden is None or not math.isfinite(golden):
+        return absolute
+    return max(absolute, relative * abs(golden))
+
+
 # ----------------------------------------------------------------------------- metrics
 
 
 @dataclass(frozen=True)
 class GateRow:
-    """One metric's comparison. ``None`` where a side lacks the metric."""
+    """One metric's comparison. ``None`` where a side lacks the metric.
+
+    ``tolerance`` is the effective one, ``max(abs_tolerance, rel_tolerance *
+    |golden|)``; ``rel_delta`` is ``delta / |golden|`` (None for a zero golden).
+    """
 
     metric: str
     golden: float | None
@@ -260,6 +310,18 @@ class GateRow:
     direction: GateDirection | None
     tolerance: float | None
     verdict: Verdict
+    rel_delta: float | None = None
+    abs_tolerance: float | None = None
+    rel_tolerance: float | None = None
+
+    @property
+    def tolerance_rule(self) -> str:
+        """Which bound made the effective tolerance: ``"abs"`` or e.g. ``"rel 2%"``."""
+        if self.tolerance is None or self.abs_tolerance is None:
+            return ""
+        if self.rel_tolerance and self.tolerance > self.abs_tolerance:
+            return f"rel {self.rel_tolerance:.3g}"
+        return "abs"
 
     @property
     def failed(self) -> bool:
@@ -281,6 +343,12 @@ class GateResult:
         return tuple(r for r in self.rows if r.failed)
 
     @property
+    def loosened(self) -> tuple[GateRow, ...]:
+        """Rows that writing the obtained values as the golden would loosen: worse,
+        changed (exact / two-sided) or dropped (missing from the run)."""
+        return tuple(r for r in self.rows if r.verdict in ("worse", "changed", "missing"))
+
+    @property
     def improvements(self) -> tuple[GateRow, ...]:
         return tuple(r for r in self.rows if r.verdict == "better")
 
@@ -289,16 +357,29 @@ class GateResult:
         return ", ".join(f"{r.metric} ({_VERDICT_TEXT[r.verdict]})" for r in self.failures)
 
     def format_table(self, rows: tuple[GateRow, ...] | None = None) -> str:
-        """Plain-text table: metric, golden, obtained, delta, direction, tolerance, verdict."""
-        header = ("metric", "golden", "obtained", "delta", "direction", "tolerance", "verdict")
+        """Plain-text table: metric, golden, obtained, delta, relative delta, direction,
+        effective tolerance, the bound it came from (``abs`` or ``rel <fraction>``), verdict."""
+        header = (
+            "metric",
+            "golden",
+            "obtained",
+            "delta",
+            "rel_delta",
+            "direction",
+            "tolerance",
+            "tol_from",
+            "verdict",
+        )
         body = [
             (
                 r.metric,
                 _fmt(r.golden),
                 _fmt(r.obtained),
                 "" if r.delta is None else f"{r.delta:+.4g}",
+                "" if r.rel_delta is None else f"{r.rel_delta:+.3%}",
                 r.direction or "",
                 "" if r.tolerance is None else f"{r.tolerance:.4g}",
+                r.tolerance_rule,
                 r.verdict.upper() if r.failed else r.verdict,
             )
             for r in (self.rows if rows is None else rows)
@@ -333,6 +414,7 @@ def compare_metrics(
     golden: Mapping[str, Any],
     *,
     tolerances: Mapping[str, Any] | None = None,
+    rel_tolerances: Mapping[str, Any] | None = None,
     directions: Mapping[str, str] | None = None,
 ) -> GateResult:
     """Compare ``obtained`` metrics against ``golden`` ones, one-sided per direction.
@@ -344,6 +426,10 @@ def compare_metrics(
         non-finite golden value (a hand-edited file) fails its row.
     tolerances : Mapping[str, float], optional
         Absolute tolerances overriding :data:`DEFAULT_TOLERANCES`.
+    rel_tolerances : Mapping[str, float], optional
+        Relative tolerances (fractions of ``|golden|``) overriding
+        :data:`DEFAULT_REL_TOLERANCES`; per metric the comparison uses
+        :math:`t = \\max(t_{abs}, t_{rel} |g|)`.
     directions : Mapping[str, str], optional
         Directions overriding :data:`ptycho_metrics.METRICS`.
 
@@ -362,7 +448,7 @@ def compare_metrics(
 
     Notes
     -----
-    With :math:`d = o - g`, tolerance :math:`t`: "higher" fails when
+    With :math:`d = o - g`, effective tolerance :math:`t`: "higher" fails when
     :math:`o < g - t`; "lower" when :math:`o > g + t`; "exact" unless
     :math:`o = g`; "two-sided" when :math:`|d| > t`.
     """
@@ -370,16 +456,25 @@ def compare_metrics(
     ref = {k: _as_float(v, f"golden[{k!r}]") for k, v in golden.items()}
     dirs = resolve_directions(got, directions)
     tols = resolve_tolerances(dirs, tolerances)
+    rels = resolve_rel_tolerances(dirs, rel_tolerances)
     rows = []
     for key in sorted(set(got) | set(ref)):
         if key not in ref:
-            rows.append(GateRow(key, None, got[key], None, dirs[key], tols[key], "extra"))
+            bounds = (tols[key], rels[key])
+            rows.append(
+                GateRow(key, None, got[key], None, dirs[key], tols[key], "extra", None, *bounds)
+            )
         elif key not in got:
             rows.append(GateRow(key, ref[key], None, None, None, None, "missing"))
         else:
-            delta = got[key] - ref[key]
-            verdict = _verdict(got[key], ref[key], dirs[key], tols[key])
-            rows.append(GateRow(key, ref[key], got[key], delta, dirs[key], tols[key], verdict))
+            g, o = ref[key], got[key]
+            tol = effective_tolerance(tols[key], rels[key], g)
+            delta = o - g
+            rel_delta = delta / abs(g) if g != 0 and math.isfinite(g) else None
+            verdict = _verdict(o, g, dirs[key], tol)
+            rows.append(
+                GateRow(key, g, o, delta, dirs[key], tol, verdict, rel_delta, tols[key], rels[key])
+            )
     return GateResult(tuple(rows))
 
 
@@ -440,8 +535,13 @@ def compare_contract(
     return [c for c in changes if c.key]
 
 
-def format_contract_changes(changes: list[ContractChange]) -> str:
-    """Human-readable list of contract changes, ending with how to regenerate."""
+def format_contract_changes(changes: list[ContractChange], result: GateResult | None = None) -> str:
+    """Human-readable list of contract changes, ending with how to regenerate.
+
+    With ``result`` (the metrics compared anyway), the metrics that moved
+    beyond their tolerance follow, for information: under a changed
+    contract they are not a verdict, but a reviewer wants to see them.
+    """
     lines = ["The run's contract differs from the golden's, so the metrics are not comparable:"]
     for c in changes:
         if c.kind == "added":
@@ -450,6 +550,13 @@ def format_contract_changes(changes: list[ContractChange]) -> str:
             lines.append(f"  {c.key}: golden {c.golden!r}, absent from this run")
         else:
             lines.append(f"  {c.key}: golden {c.golden!r} -> obtained {c.obtained!r}")
+    if result is not None:
+        moved = tuple(r for r in result.rows if r.verdict != "ok")
+        if moved:
+            lines.append("Metrics that moved beyond tolerance (information, not the verdict):")
+            lines.append(result.format_table(moved))
+        else:
+            lines.append("Every metric is within its tolerance of the golden's.")
     lines.append(REGEN_HINT)
     return "\n".join(lines)
 
@@ -517,11 +624,23 @@ def _git(root: Path) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
-def environment_fingerprint(*, root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def environment_fingerprint(
+    *, root: str | os.PathLike[str] | None = None, packages: Iterable[str] = ()
+) -> dict[str, Any]:
     """Describe the environment a golden was made in (versions, CPU, threads, git commit).
 
     torch's CPU capability and thread count are recorded when torch is
     already imported in this process.
+
+    Parameters
+    ----------
+    root : path, optional
+        Where to read the git commit (default: the working directory).
+    packages : iterable of str
+        Further distributions whose versions to record (your reconstruction
+        library, e.g. ``("cdtools-py",)``), beside numpy, scipy, scikit-image,
+        torch, Lightning, pytest, pytest-regressions and ptycho-metrics. An
+        uninstalled one is recorded as None.
 
     Stored beside the metrics and shown on failure; never compared strictly,
     since a different CPU or library build legitimately moves the last digits.
@@ -533,11 +652,22 @@ def environment_fingerprint(*, root: str | os.PathLike[str] | None = None) -> di
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "packages": {name: _version(name) for name in _PACKAGES},
+        "packages": {name: _version(name) for name in (*_PACKAGES, *_dist_names(packages))},
         "numpy_cpu": _numpy_cpu(),
         "torch": _torch_cpu(),
         "git": _git(Path(root) if root is not None else Path.cwd()),
     }
+
+
+def _dist_names(packages: Iterable[str]) -> list[str]:
+    if isinstance(packages, str):
+        packages = [packages]
+    names = [str(p).strip() for p in packages]
+    bad = [p for p in names if not p or any(c.isspace() for c in p)]
+    if bad:
+        msg = f"fingerprint packages must be distribution names without spaces, got {bad!r}"
+        raise GateConfigError(msg)
+    return [n for n in names if n not in _PACKAGES]
 
 
 def fingerprint_diff(
@@ -548,19 +678,23 @@ def fingerprint_diff(
 
 
 def format_fingerprint(golden: Mapping[str, Any] | None, current: Mapping[str, Any]) -> str:
-    """The current fingerprint, with the entries that differ from the golden's marked."""
-    diffs = {c.key: c for c in fingerprint_diff(golden, current)}
-    lines = ["Environment fingerprint (informational, not compared):"]
-    for key, value in sorted(_flatten(normalize_contract(current)).items()):
-        if key in diffs:
-            lines.append(f"  * {key}: {value!r} (golden: {diffs[key].golden!r})")
+    """The fingerprint entries that differ from the golden's (only those), marked ``*``."""
+    diffs = fingerprint_diff(golden, current)
+    keys = set(_flatten(normalize_contract(current)))
+    if not diffs:
+        return f"Environment fingerprint: all {len(keys)} entries equal the golden's."
+    equal = len(keys - {c.key for c in diffs})
+    lines = [
+        "Environment fingerprint, entries that differ from the golden's "
+        f"(informational, not compared; {equal} more are equal):"
+    ]
+    for c in diffs:
+        if c.kind == "removed":
+            lines.append(f"  * {c.key}: absent (golden: {c.golden!r})")
+        elif c.kind == "added":
+            lines.append(f"  * {c.key}: {c.obtained!r} (not in the golden)")
         else:
-            lines.append(f"    {key}: {value!r}")
-    lines.extend(
-        f"  * {key}: absent (golden: {c.golden!r})"
-        for key, c in diffs.items()
-        if c.kind == "removed"
-    )
+            lines.append(f"  * {c.key}: {c.obtained!r} (golden: {c.golden!r})")
     return "\n".join(lines)
 
 
@@ -569,11 +703,12 @@ def format_fingerprint(golden: Mapping[str, Any] | None, current: Mapping[str, A
 
 @dataclass(frozen=True)
 class Golden:
-    """The content of a golden file."""
+    """The content of a golden file. ``info`` (e.g. the FRC curve) is never compared."""
 
     metrics: dict[str, float]
     contract: dict[str, Any]
     fingerprint: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def dumps_golden(
@@ -581,14 +716,20 @@ def dumps_golden(
     *,
     contract: Mapping[str, Any] | None = None,
     fingerprint: Mapping[str, Any] | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> str:
-    """Serialise a golden: sorted keys, ``repr`` floats, NaN/Inf refused."""
+    """Serialise a golden: sorted keys, ``repr`` floats, NaN/Inf refused.
+
+    ``info`` (JSON values; NaN must already be None) is stored for reports only.
+    """
     doc = {
         "format_version": GOLDEN_FORMAT_VERSION,
         "metrics": validate_metrics(metrics),
         "contract": normalize_contract(contract),
         "fingerprint": normalize_contract(fingerprint),
     }
+    if info:
+        doc["info"] = normalize_contract(info)
     # json writes floats with float.__repr__, the shortest string that round-trips.
     return json.dumps(doc, sort_keys=True, indent=2, allow_nan=False) + "\n"
 
@@ -609,8 +750,19 @@ def load_golden(path: str | os.PathLike[str]) -> Golden:
     """
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+        text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
+        msg = f"golden file {path} is unreadable: {exc}"
+        raise GateConfigError(msg) from exc
+    return load_golden_text(text, path)
+
+
+def load_golden_text(text: str, path: str | os.PathLike[str] = "<text>") -> Golden:
+    """:func:`load_golden` of a file's content; ``path`` only names it in errors."""
+    path = Path(path)
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
         msg = f"golden file {path} is unreadable: {exc}"
         raise GateConfigError(msg) from exc
     if not isinstance(doc, dict) or doc.get("format_version") != GOLDEN_FORMAT_VERSION:
@@ -625,4 +777,7 @@ def load_golden(path: str | os.PathLike[str]) -> Golden:
         msg = f"golden file {path} lacks the block(s) {', '.join(missing)}"
         raise GateConfigError(msg)
     metrics = validate_metrics(doc["metrics"], name=f"metrics of golden {path}")
-    return Golden(metrics, doc["contract"], doc["fingerprint"])
+    info = doc.get("info")
+    return Golden(
+        metrics, doc["contract"], doc["fingerprint"], info if isinstance(info, dict) else {}
+    )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._align import Alignment, align
     from ._checks import QualityInputError, check_reconstruction
+    from ._curve import convergence_metrics, epochs_to_reach
     from ._frc import FRCResolution, FRCResult, frc
     from ._mask import scan_mask
     from ._metadata import METRICS, MetricInfo, metric_direction
@@ -33,6 +34,8 @@ _LAZY = {
     "align": "._align",
     "QualityInputError": "._checks",
     "check_reconstruction": "._checks",
+    "convergence_metrics": "._curve",
+    "epochs_to_reach": "._curve",
     "FRCResolution": "._frc",
     "FRCResult": "._frc",
     "frc": "._frc",
@@ -77,6 +80,8 @@ __all__ = [
     "QualityReport",
     "align",
     "check_reconstruction",
+    "convergence_metrics",
+    "epochs_to_reach",
     "evaluate",
     "frc",
     "metric_direction",

@@ -11,9 +11,19 @@ from typing import Literal
 
 from ._checks import QualityInputError
 
-__all__ = ["METRICS", "Direction", "MetricInfo", "metric_direction"]
+__all__ = [
+    "EVALUATE_METRICS",
+    "METRICS",
+    "Direction",
+    "MetricInfo",
+    "MetricSource",
+    "metric_direction",
+]
 
 Direction = Literal["higher", "lower"]
+#: Who computes a metric: :func:`ptycho_metrics.evaluate` from one reconstruction, or
+#: :func:`ptycho_metrics.convergence_metrics` from a learning curve of evaluations.
+MetricSource = Literal["evaluate", "curve"]
 
 
 @dataclass(frozen=True)
@@ -30,20 +40,31 @@ class MetricInfo:
         Unit of the value ("1" for dimensionless).
     description : str
         One line for reports and docs.
+    source : {"evaluate", "curve"}
+        ``"evaluate"`` for a key of :attr:`QualityReport.metrics`; ``"curve"``
+        for a metric derived from a learning curve (:func:`convergence_metrics`).
     """
 
     name: str
     direction: Direction
     unit: str
     description: str
+    source: MetricSource = "evaluate"
 
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "higher"
 
 
-def _info(name: str, direction: Direction, unit: str, description: str) -> MetricInfo:
-    return MetricInfo(name, direction, unit, description)
+def _info(
+    name: str,
+    direction: Direction,
+    unit: str,
+    description: str,
+    *,
+    source: MetricSource = "evaluate",
+) -> MetricInfo:
+    return MetricInfo(name, direction, unit, description, source)
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -69,8 +90,18 @@ METRICS: dict[str, MetricInfo] = {
             "1",
             "| |s| - 1 | for the least-squares complex scale s mapping recon onto truth",
         ),
+        _info(
+            "epochs_to_amplitude_ssim_0p95",
+            "lower",
+            "epochs",
+            "training epochs until amplitude SSIM first reaches 0.95 (linear interpolation)",
+            source="curve",
+        ),
     )
 }
+
+#: The keys of :attr:`QualityReport.metrics`, in order: every metric :func:`evaluate` computes.
+EVALUATE_METRICS: tuple[str, ...] = tuple(k for k, m in METRICS.items() if m.source == "evaluate")
 
 
 def metric_direction(name: str) -> Direction:

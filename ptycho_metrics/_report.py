@@ -21,7 +21,7 @@ from . import _align
 from ._align import bounding_box
 from ._checks import QualityInputError, as_complex_2d, check_reconstruction, check_same_shape
 from ._frc import Criterion, FRCResult, frc
-from ._metadata import METRICS
+from ._metadata import EVALUATE_METRICS, METRICS
 from ._phase import as_mask, phase_error, unwrap
 from ._ssim import MS_SSIM_WEIGHTS, ms_ssim, psnr, ssim
 
@@ -55,7 +55,8 @@ class QualityReport:
     Attributes
     ----------
     metrics : dict of str to float
-        One value per key of :data:`ptycho_metrics.METRICS`. NaN when a metric
+        One value per metric of :data:`ptycho_metrics.METRICS` that
+        :func:`evaluate` computes (``source == "evaluate"``). NaN when a metric
         is undefined for this pair; :attr:`notes` says why.
     directions : dict of str to {"higher", "lower"}
         Which way is better, per metric (from :data:`ptycho_metrics.METRICS`).
@@ -366,7 +367,9 @@ def evaluate(
     Returns
     -------
     QualityReport
-        With exactly the metrics of :data:`ptycho_metrics.METRICS`.
+        With exactly the metrics of :data:`ptycho_metrics.METRICS` whose
+        ``source`` is ``"evaluate"`` (the learning-curve ones come from
+        :func:`convergence_metrics`).
 
     Raises
     ------
@@ -476,8 +479,8 @@ def evaluate(
     _real_pair_metrics(out, "phase", t_phase, t_phase + perr.residual, reg, full_box)
 
     return QualityReport(
-        metrics={key: out.metrics[key] for key in METRICS},
-        directions={key: info.direction for key, info in METRICS.items()},
+        metrics={key: out.metrics[key] for key in EVALUATE_METRICS},
+        directions={key: METRICS[key].direction for key in EVALUATE_METRICS},
         frc=fourier,
         alignment=params,
         region_shape=(int(reg.shape[0]), int(reg.shape[1])),

@@ -271,3 +271,50 @@ def test_goldens_subcommands_are_listed(capsys: pytest.CaptureFixture) -> None:
         main(["goldens", "update"])  # --reason is required
     assert info.value.code == 2
     assert "the following arguments are required: --reason" in capsys.readouterr().err
+
+
+def test_train_cli_refuses_to_overwrite_a_learning_curve(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "quality_curve.png").write_bytes(b"precious")
+    argv = ["--data", fixture_path("default"), "--output-dir", tmp_path, "--log-quality-every", 1]
+    line = _main_error(train_cli.main, argv, capsys)
+    assert line.startswith("error: refusing to overwrite existing output")
+    assert "quality_curve.png" in line
+    assert (tmp_path / "quality_curve.png").read_bytes() == b"precious"
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_train_cli_bad_quality_interval(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["--data", fixture_path("default"), "--output-dir", tmp_path, "--log-quality-every", 0]
+    line = _main_error(train_cli.main, argv, capsys)
+    assert line == "error: log_quality_every must be a positive integer, got 0"
+
+
+def test_run_cli_refuses_to_overwrite_a_learning_curve(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "quality_curve.csv").write_text("precious")
+    argv = ["run", "--output-dir", tmp_path, "--log-quality-every", 2]
+    line = _main_error(cli.main, argv, capsys)
+    assert "quality_curve.csv" in line
+    assert not (tmp_path / "checkpoints").exists()  # refused before training
+    assert (tmp_path / "quality_curve.csv").read_text() == "precious"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*LeafSpec.* is deprecated:FutureWarning")
+def test_run_cli_writes_the_learning_curve(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from ptycho_metrics._curve import read_curve_csv
+
+    argv = ["run", "--output-dir", tmp_path, "--max-epochs", 2, "--threads", 1]
+    assert cli.main([str(a) for a in [*argv, "--log-quality-every", 1]]) == 0
+    out = capsys.readouterr()
+    for name in ("quality_curve.csv", "quality_curve.png"):
+        assert f"  {tmp_path / name}" in out.out.splitlines()
+    assert "learning curve: epochs_to_amplitude_ssim_0p95 = " in out.out
+    assert "| amplitude_ssim " in out.err  # the epoch lines show the new values
+    curve = read_curve_csv(tmp_path / "quality_curve.csv")
+    assert curve["epoch"].tolist() == [0, 1, 2]
+    report = json.loads((tmp_path / "metrics.json").read_text())
+    assert curve["amplitude_ssim"][-1] == report["metrics"]["amplitude_ssim"]

@@ -20,6 +20,7 @@ Usage::
 
     python tools/measure_spread.py [--fixtures default phase_wrap] [--reruns 2]
         [--threads 1 2] [--seeds 1 2 3] [--exclude FIXTURE/LABEL ...] [--json OUT.json]
+        [--log-quality-every N]
     python tools/measure_spread.py --from-json OUT.json [--fixtures ...] [--exclude ...]
 """
 
@@ -37,6 +38,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ptycho_metrics import convergence_metrics
+from ptycho_metrics._curve import read_curve_csv
 from ptycho_metrics.gate import DEFAULT_TOLERANCES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +69,9 @@ FLOORS: dict[str, float] = {
     "phase_pearson": 0.005,
     "amplitude_scale_error": 0.005,
     "frc_mean": 0.005,
+    # A tenth of an epoch (2.5 of its 25 steps): finer than the evaluation interval
+    # resolves without the interpolation (--log-quality-every 1).
+    "epochs_to_amplitude_ssim_0p95": 0.1,
 }
 
 
@@ -100,8 +106,13 @@ def _measure(args: argparse.Namespace, work: Path) -> dict[str, dict[str, float]
         for seed, threads, rerun in configs:
             label = f"{fixture}/seed{seed}-t{threads}-r{rerun}"
             start = time.perf_counter()
-            run = runs_module.run_pipeline(fixture, work / label, seed=seed, threads=threads)
+            run = runs_module.run_pipeline(
+                fixture, work / label, seed=seed, threads=threads, log_quality_every=args.every
+            )
             runs[label] = run.metrics
+            if args.every is not None:  # the convergence metrics of tests/quality/test_convergence
+                curve = read_curve_csv(work / label / "train" / "quality_curve.csv")
+                runs[label].update(convergence_metrics(curve))
             print(f"{label}: {time.perf_counter() - start:.1f} s", flush=True)
     return runs
 
@@ -166,6 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         help="runs shown but left out of the spread (say why in the docs)",
     )
     parser.add_argument("--json", type=Path, help="write runs and table as JSON here")
+    parser.add_argument(
+        "--log-quality-every",
+        dest="every",
+        type=int,
+        metavar="N",
+        help="also log quality every N epochs and measure the convergence metrics",
+    )
     parser.add_argument(
         "--from-json", type=Path, help="recompute the table from the runs of an earlier --json"
     )

@@ -6,8 +6,10 @@ import argparse
 import time
 from pathlib import Path
 
+from .. import METRICS, convergence_metrics
 from .. import evaluate as evaluate_recon
 from .._checks import QualityInputError
+from .._curve import read_curve_csv
 from ._common import load_recon, load_scan
 
 __all__ = ["DEFAULT_OUTPUT_DIR", "METRICS_FILE", "register"]
@@ -20,12 +22,14 @@ def _cmd_run(args: argparse.Namespace) -> None:
     try:
         from ..pipeline import infer, train
         from ..pipeline.infer import OUTPUT_FILES
-        from ..pipeline.train import CHECKPOINT, refuse_existing
+        from ..pipeline.train import CHECKPOINT, CURVE_FILES, refuse_existing
     except ImportError as exc:
         msg = f"the run command needs torch and Lightning ({exc}); install ptycho-metrics[pipeline]"
         raise QualityInputError(msg) from exc
     out = Path(args.output_dir)
     artifacts = [out / CHECKPOINT, *(out / name for name in OUTPUT_FILES), out / METRICS_FILE]
+    if args.log_quality_every is not None:
+        artifacts += [out / name for name in CURVE_FILES]
     refuse_existing(artifacts, overwrite=args.overwrite)  # before minutes of training
     scan = load_scan(args.data)
     print(f"data: {scan.path} (sha256 {scan.sha256[:12]}...)")
@@ -37,6 +41,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         seed=args.seed,
         threads=args.threads,
         overwrite=args.overwrite,
+        log_quality_every=args.log_quality_every,
     )
     trained = time.perf_counter()
     npz = infer(ckpt, scan, out, threads=args.threads, overwrite=args.overwrite)
@@ -46,6 +51,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
     metrics_path = out / METRICS_FILE
     metrics_path.write_text(report.to_json() + "\n", encoding="utf-8")
     print(report.format_table())
+    if args.log_quality_every is not None:
+        curve = read_curve_csv(out / CURVE_FILES[0])
+        for name, value in convergence_metrics(curve).items():
+            print(f"learning curve: {name} = {value:.4g} {METRICS[name].unit}")
     print(
         f"time: train {trained - start:.1f} s, infer {inferred - trained:.1f} s "
         f"(threads {args.threads})"
@@ -70,5 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--max-epochs", type=int, default=24, help="default: %(default)s")
     run.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     run.add_argument("--threads", type=int, default=2, help="default: %(default)s")
+    run.add_argument(
+        "--log-quality-every",
+        type=int,
+        metavar="N",
+        help="evaluate during training every N epochs; writes quality_curve.csv and "
+        "quality_curve.png (training is unchanged)",
+    )
     run.add_argument("--overwrite", action="store_true", help="replace existing artifacts")
     run.set_defaults(action=_cmd_run)

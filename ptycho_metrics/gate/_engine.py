@@ -120,6 +120,11 @@ DEFAULT_TOLERANCES: Mapping[str, float] = MappingProxyType(
         "frc_half_bit": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
         "frc_mean": 0.005,  # floor (spread 5.1e-4)
         "amplitude_scale_error": 0.005,  # floor (spread 2.8e-5)
+        # epochs, from the learning curve (tests/quality/test_convergence.py), measured
+        # 2026-12-01: 3 x spread 0.0528 over seed 0 with 1 and 2 threads and with
+        # ATEN_CPU_CAPABILITY=default (3.3379-3.3907; reruns bit-identical); floor 0.1.
+        # Seeds 1-2 (2.89, 3.05) are shown in docs but left out: the seed is in the contract.
+        "epochs_to_amplitude_ssim_0p95": 0.16,
     }
 )
 

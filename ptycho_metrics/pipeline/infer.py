@@ -41,7 +41,7 @@ from .train import (
     run_cli,
 )
 
-__all__ = ["OUTPUT_FILES", "CheckpointError", "infer", "load_model", "main"]
+__all__ = ["OUTPUT_FILES", "CheckpointError", "infer", "load_model", "main", "reconstruct"]
 
 #: Files written into the output directory, in this order.
 OUTPUT_FILES = ("reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png")
@@ -83,14 +83,15 @@ def load_model(checkpoint: str | os.PathLike[str]) -> PtychoPINNLightning:
     return PtychoPINNLightning.load_from_checkpoint(path, map_location="cpu")
 
 
-def _check_compatible(model: PtychoPINNLightning, scan: PtychoData, checkpoint: Path) -> None:
+def check_compatible(model: PtychoPINNLightning, scan: PtychoData, source: str) -> None:
+    """Raise :class:`DataError` unless ``scan`` has the geometry ``model`` (from ``source``) has."""
     hp = model.hparams
     want = (hp["n_positions"], hp["probe_size"], tuple(hp["object_shape"]))
     got = (scan.n_patterns, scan.probe_size, tuple(scan.obj.shape))
     if want != got:
         msg = (
             f"{scan.path}: (positions, probe size, object shape) = {got} does not match the "
-            f"checkpoint {checkpoint}, trained on {want}"
+            f"{source}, trained on {want}"
         )
         raise DataError(msg)
 
@@ -99,8 +100,30 @@ def predict_fields(model: PtychoPINNLightning, diffraction: np.ndarray) -> np.nd
     """Amplitude + 1j * unwrapped phase patches (n, N, N), as the model stitches them."""
     model.eval()
     with torch.no_grad():
-        amplitude, phase = model.fields(torch.from_numpy(diffraction))
-        return torch.complex(amplitude, phase).numpy()
+        amplitude, phase = model.fields(torch.from_numpy(diffraction).to(model.device))
+        return torch.complex(amplitude, phase).cpu().numpy()
+
+
+def reconstruct(model: PtychoPINNLightning, scan: PtychoData) -> tuple[np.ndarray, np.ndarray]:
+    """The stitched object (complex64) and the scan mask, exactly as :func:`infer` writes them.
+
+    Predicts every patch of ``scan`` and stitches amplitude and unwrapped
+    phase separately (the model's own rule). Leaves ``model`` in eval mode;
+    consumes no random numbers. Also what
+    :class:`ptycho_metrics.lightning.QualityCallback` evaluates during training.
+
+    Raises
+    ------
+    DataError
+        ``scan``'s positions, probe size or object shape differ from the model's.
+    """
+    check_compatible(model, scan, "model")
+    fields = predict_fields(model, scan.diffraction)
+    packed, mask = stitch_patches(
+        fields, scan.xcoords, scan.ycoords, scan.obj.shape, probe=scan.probe
+    )
+    obj = packed.real * np.exp(1j * packed.imag)
+    return obj.astype(np.complex64), mask
 
 
 def _metadata(checkpoint: Path, scan: PtychoData, model: PtychoPINNLightning, threads: int) -> str:
@@ -213,14 +236,9 @@ def infer(
     scan = as_data(data)
     with deterministic_torch(n_threads):
         model = load_model(ckpt)
-        _check_compatible(model, scan, ckpt)
-        fields = predict_fields(model, scan.diffraction)
-    # Same stitching as training: amplitude and unwrapped phase averaged separately.
-    packed, mask = stitch_patches(
-        fields, scan.xcoords, scan.ycoords, scan.obj.shape, probe=scan.probe
-    )
-    obj = packed.real * np.exp(1j * packed.imag)
-    obj64 = obj.astype(np.complex64)
+        check_compatible(model, scan, f"checkpoint {ckpt}")
+        # Same stitching as training: amplitude and unwrapped phase averaged separately.
+        obj64, mask = reconstruct(model, scan)
     amplitude = np.abs(obj64).astype(np.float32)
     phase = np.angle(obj64).astype(np.float32)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,17 @@
 Command line::
 
     python -m ptycho_metrics.pipeline.train --data FILE --output-dir DIR \\
-        [--max-epochs 24] [--seed 0] [--threads 2] [--overwrite]
+        [--max-epochs 24] [--seed 0] [--threads 2] [--log-quality-every N] [--overwrite]
 
 One epoch is ``steps_per_epoch`` (25) full-batch optimiser steps; the
 default 24 epochs are 600 steps. A line per epoch goes to stderr. An
 existing checkpoint is never replaced unless ``--overwrite`` is given.
+
+With ``--log-quality-every N`` the reconstruction is evaluated against the
+file's ground truth at the start and every N epochs
+(:class:`ptycho_metrics.lightning.QualityCallback`; training is unchanged, bit
+for bit) and ``DIR/quality_curve.csv`` and ``DIR/quality_curve.png`` are
+written beside ``DIR/checkpoints``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -33,7 +39,11 @@ from .._checks import QualityInputError
 from ..data import PtychoData, load_ptycho_npz
 from .model import PtychoPINNLightning
 
+if TYPE_CHECKING:
+    from ..lightning import QualityCallback
+
 __all__ = [
+    "CURVE_FILES",
     "DEFAULT_MAX_EPOCHS",
     "DEFAULT_SEED",
     "DEFAULT_THREADS",
@@ -47,6 +57,8 @@ DEFAULT_MAX_EPOCHS = 24
 DEFAULT_SEED = 0
 DEFAULT_THREADS = 2
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
+#: Written into the output directory when quality is logged during training.
+CURVE_FILES = ("quality_curve.csv", "quality_curve.png")
 
 _ENV_KEYS = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")
 _LEAFSPEC_WARNING = r".*LeafSpec.* is deprecated"
@@ -128,19 +140,24 @@ def deterministic_torch(threads: int) -> Iterator[None]:
 class _EpochLine(pl.Callback):
     """One plain line per epoch on stderr (readable in CI logs, unlike a redrawn bar)."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, quality: QualityCallback | None = None) -> None:
         self.stream = stream
         self.start = 0.0
+        self.quality = quality
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         loss = float(trainer.callback_metrics["loss"])
+        quality, q = "", self.quality
+        if q is not None and q.history and q.history[-1]["epoch"] == trainer.current_epoch + 1:
+            shown = " ".join(f"{m} {q.history[-1][m]:.4f}" for m in q.metrics)
+            quality = f" | {shown} (evaluate {q.evaluate_seconds[-1]:.2f} s)"
         print(
             f"train: epoch {trainer.current_epoch + 1}/{trainer.max_epochs} "
             f"step {trainer.global_step}/{trainer.estimated_stepping_batches} "
-            f"poisson_nll {loss:.4f} ({time.perf_counter() - self.start:.1f} s)",
+            f"poisson_nll {loss:.4f} ({time.perf_counter() - self.start:.1f} s){quality}",
             file=self.stream,
             flush=True,
         )
@@ -164,9 +181,9 @@ class _RepeatedBatch:
         return iter([self.batch] * self.steps)
 
 
-def _check_epochs(max_epochs: int) -> int:
+def _check_epochs(max_epochs: int, name: str = "max_epochs") -> int:
     if isinstance(max_epochs, bool) or int(max_epochs) != max_epochs or max_epochs < 1:
-        msg = f"max_epochs must be a positive integer, got {max_epochs!r}"
+        msg = f"{name} must be a positive integer, got {max_epochs!r}"
         raise QualityInputError(msg)
     return int(max_epochs)
 
@@ -180,6 +197,7 @@ def train(
     threads: int = DEFAULT_THREADS,
     overwrite: bool = False,
     progress: bool = True,
+    log_quality_every: int | None = None,
     **hparams: Any,
 ) -> Path:
     """Fit a :class:`PtychoPINNLightning` to one scan; return the checkpoint path.
@@ -201,6 +219,12 @@ def train(
         Replace an existing checkpoint instead of refusing.
     progress : bool
         Print one line per epoch to stderr.
+    log_quality_every : int, optional
+        Evaluate the reconstruction against ``data``'s ground truth at the
+        start and every this many epochs (and after the last) with
+        :class:`ptycho_metrics.lightning.QualityCallback`, and write
+        :data:`CURVE_FILES` into ``output_dir``. Training is unchanged (the
+        checkpoint is bit-identical to a run without it).
     **hparams
         Keyword arguments of :class:`PtychoPINNLightning` (``hidden``,
         ``lr``, ``steps_per_epoch``, ...).
@@ -215,14 +239,27 @@ def train(
     DataError
         The data file breaks the data contract.
     OutputExistsError
-        The checkpoint exists and ``overwrite`` is False.
+        The checkpoint (or a curve file, with ``log_quality_every``) exists
+        and ``overwrite`` is False.
     QualityInputError
-        Bad ``max_epochs`` or ``threads``.
+        Bad ``max_epochs``, ``threads`` or ``log_quality_every``.
     """
     epochs, n_threads = _check_epochs(max_epochs), check_threads(threads)
+    every = (
+        None if log_quality_every is None else _check_epochs(log_quality_every, "log_quality_every")
+    )
     ckpt = Path(output_dir) / CHECKPOINT
-    refuse_existing([ckpt], overwrite=overwrite)
+    curve_files = [Path(output_dir) / name for name in CURVE_FILES] if every else []
+    refuse_existing([ckpt, *curve_files], overwrite=overwrite)
     scan = as_data(data)
+    quality = None
+    if every is not None:
+        from ..lightning import QualityCallback
+
+        quality = QualityCallback(scan, every_n_epochs=every)
+    callbacks: list[pl.Callback] = [] if quality is None else [quality]
+    if progress:  # after the quality callback, so its epoch line can show the new values
+        callbacks.append(_EpochLine(sys.stderr, quality))
     with deterministic_torch(n_threads):
         pl.seed_everything(int(seed), verbose=False)
         model = PtychoPINNLightning.from_data(scan, max_epochs=epochs, **hparams)
@@ -247,7 +284,7 @@ def train(
             enable_model_summary=False,
             log_every_n_steps=1,
             default_root_dir=str(output_dir),
-            callbacks=[_EpochLine(sys.stderr)] if progress else [],
+            callbacks=callbacks,
         )
         with warnings.catch_warnings():
             # Lightning 2.6 builds torch.utils._pytree.LeafSpec, which torch 2.13
@@ -258,6 +295,9 @@ def train(
         partial = ckpt.with_suffix(".ckpt.partial")
         trainer.save_checkpoint(partial)
         partial.replace(ckpt)  # an interrupted save never leaves a half-written last.ckpt
+    if quality is not None:
+        quality.write_csv(curve_files[0])
+        quality.plot(curve_files[1])
     return ckpt
 
 
@@ -271,7 +311,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-epochs", type=int, default=DEFAULT_MAX_EPOCHS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint")
+    parser.add_argument(
+        "--log-quality-every",
+        type=int,
+        metavar="N",
+        help="evaluate against the data's ground truth every N epochs; writes "
+        f"{' and '.join(CURVE_FILES)} (training is unchanged)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     return parser
 
 
@@ -298,8 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             threads=args.threads,
             overwrite=args.overwrite,
+            log_quality_every=args.log_quality_every,
         )
         print(f"checkpoint: {ckpt}")
+        if args.log_quality_every is not None:
+            for name in CURVE_FILES:
+                print(f"learning curve: {ckpt.parent.parent / name}")
 
     return run_cli(action)
 

@@ -102,13 +102,17 @@ def run_pipeline(
     max_epochs: int | None = None,
     seed: int = SEED,
     threads: int = THREADS,
+    log_quality_every: int | None = None,
 ) -> PipelineRun:
     """Train and infer through the CLIs on a packaged fixture, then evaluate.
 
-    ``max_epochs=None`` keeps the pipeline's default, as a user would.
+    ``max_epochs=None`` keeps the pipeline's default, as a user would. With
+    ``log_quality_every`` the training also writes ``<run_dir>/train/quality_curve.csv``.
     """
     data_file = fixture_path(fixture)
     epochs = [] if max_epochs is None else ["--max-epochs", str(max_epochs)]
+    if log_quality_every is not None:
+        epochs += ["--log-quality-every", str(log_quality_every)]
     train_dir, infer_dir = out_dir / "train", out_dir / "infer"
     _cli(
         "train",

@@ -1,0 +1,135 @@
+"""The convergence gate: how fast the reference pipeline gets good, not only where it ends.
+
+The pipeline is trained through its CLI with ``--log-quality-every 1``
+(:class:`ptycho_metrics.lightning.QualityCallback`, which leaves training bit
+for bit unchanged), and ``quality_curve.csv`` is reduced to the convergence
+metrics of :func:`ptycho_metrics.convergence_metrics` (epochs until amplitude
+SSIM first reaches 0.95). They are gated against
+``goldens/test_convergence/convergence_default.json`` with their tolerance from
+``ptycho_metrics.gate.DEFAULT_TOLERANCES`` (measured spread, docs/quality-gate.md).
+
+The golden's curve is stored as information only, never compared point by
+point, in the sidecar ``convergence_default.curve.csv`` beside the golden
+(the golden format has no block for it yet); it is written whenever the
+golden is, and a failure draws both curves on one plot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ptycho_metrics import convergence_metrics
+from ptycho_metrics._curve import (
+    CONVERGENCE_LEVELS,
+    plot_curve,
+    read_curve_csv,
+    write_curve_csv,
+)
+from ptycho_metrics.gate import compare_metrics, load_golden
+from ptycho_metrics.pytest_plugin import golden_path_for
+
+from .pipeline_runs import SEED, THREADS, PipelineRun, run_pipeline
+
+pytestmark = pytest.mark.slow
+
+FIXTURE = "default"
+BASENAME = "convergence_default"
+CURVE_SUFFIX = ".curve.csv"
+EVERY = 1  # evaluate after every epoch (25 steps)
+
+
+@pytest.fixture(scope="module")
+def convergence_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    # Loaded here, as in conftest.py, so the golden's fingerprint records torch's CPU capability.
+    import torch  # noqa: F401
+
+    out = tmp_path_factory.mktemp("convergence")
+    return run_pipeline(FIXTURE, out, log_quality_every=EVERY)
+
+
+def _curve(run_dir: Path) -> dict[str, np.ndarray]:
+    return read_curve_csv(run_dir / "train" / "quality_curve.csv")
+
+
+def _contract(run: PipelineRun) -> dict[str, Any]:
+    levels = {name: {"metric": m, "level": lv} for name, (m, lv) in CONVERGENCE_LEVELS.items()}
+    return {**run.contract, "log_quality_every": EVERY, "convergence_levels": levels}
+
+
+def _sidecar_target(request: pytest.FixtureRequest, golden: Path) -> Path:
+    """Where this run writes the curve sidecar: beside the golden, or in the staging tree."""
+    staging = request.config.getoption("quality_gate_staging")
+    if staging is not None:
+        golden = Path(staging).resolve() / golden.relative_to(request.config.rootpath)
+    golden.parent.mkdir(parents=True, exist_ok=True)
+    return golden.with_name(BASENAME + CURVE_SUFFIX)
+
+
+def _rows(curve: dict[str, np.ndarray]) -> list[dict[str, float]]:
+    return [{k: float(v[i]) for k, v in curve.items()} for i in range(curve["epoch"].size)]
+
+
+def _curves_table(golden: dict[str, np.ndarray] | None, obtained: dict[str, np.ndarray]) -> str:
+    lines = ["epoch  amplitude_ssim golden  amplitude_ssim this run"]
+    for i, epoch in enumerate(obtained["epoch"]):
+        ref = "-"
+        if golden is not None and i < golden["epoch"].size and golden["epoch"][i] == epoch:
+            ref = f"{golden['amplitude_ssim'][i]:.5f}"
+        lines.append(f"{epoch:5g}  {ref:>21}  {obtained['amplitude_ssim'][i]:23.5f}")
+    return "\n".join(lines)
+
+
+def test_convergence_gate(
+    convergence_run: PipelineRun, quality_gate: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    curve = _curve(convergence_run.run_dir)
+    metrics = convergence_metrics(curve)
+    golden = quality_gate.golden_path(BASENAME)
+    regen = any(request.config.getoption(o, default=False) for o in ("force_regen", "regen_all"))
+    if regen or not golden.is_file():  # the golden is (re)written by this check: so is its curve
+        write_curve_csv(_sidecar_target(request, golden), _rows(curve), metrics=list(curve)[2:])
+    sidecar = golden.with_name(BASENAME + CURVE_SUFFIX)
+    reference = read_curve_csv(sidecar) if sidecar.is_file() else None
+    try:
+        quality_gate.check(metrics, contract=_contract(convergence_run), basename=BASENAME)
+    except AssertionError as exc:
+        png = tmp_path / "learning_curves.png"
+        plot_curve(png, curve, reference=reference, title="golden (grey) and this run")
+        table = _curves_table(reference, curve)
+        msg = f"{exc}\n\nlearning curves, golden and this run: {png}\n{table}"
+        raise AssertionError(msg) from None
+
+
+def test_curve_ends_at_the_gated_final_value(convergence_run: PipelineRun) -> None:
+    """The callback evaluates exactly what infer writes: its last point is the final metric."""
+    curve = _curve(convergence_run.run_dir)
+    assert curve["epoch"].tolist() == list(range(25))  # start + 24 epochs
+    assert curve["step"].tolist() == [25 * e for e in range(25)]
+    for name in ("amplitude_ssim", "phase_ssim", "phase_rmse", "frc_mean"):
+        assert curve[name][-1] == convergence_run.report.metrics[name]
+    assert (convergence_run.run_dir / "train" / "quality_curve.png").is_file()
+
+
+def test_slower_warmup_fails_the_convergence_gate(tmp_path: Path) -> None:
+    """A learning-rate schedule bug (warm-up 3x longer) fails; the golden's own run passes.
+
+    Measured (docs/quality-gate.md): the final metrics of this run stay within
+    their tolerances, so only the convergence gate catches it.
+    """
+    from ptycho_metrics.data import load_fixture
+    from ptycho_metrics.pipeline import train
+
+    path = golden_path_for(Path(__file__), BASENAME)
+    if not path.is_file():
+        pytest.fail(f"no golden at {path}: run `pytest tests/quality` once (it writes it)")
+    train(
+        load_fixture(FIXTURE), tmp_path, seed=SEED, threads=THREADS, log_quality_every=EVERY,
+        progress=False, warmup_fraction=0.3,
+    )  # fmt: skip
+    slow = convergence_metrics(read_curve_csv(tmp_path / "quality_curve.csv"))
+    result = compare_metrics(slow, load_golden(path).metrics)
+    assert [row.metric for row in result.failures] == ["epochs_to_amplitude_ssim_0p95"]

@@ -20,7 +20,11 @@ from types import ModuleType
 
 import pytest
 
-from ptycho_metrics import METRICS as METRICS_INFO
+# Imported here, before any in-process pytester run: pytester restores sys.modules after
+# each run, and a NumPy submodule (numpy.fft, via the CLI's readers) first imported inside
+# one cannot be imported a second time in this process.
+import ptycho_metrics.io  # noqa: F401
+from ptycho_metrics._metadata import EVALUATE_METRICS
 from ptycho_metrics.cli import main as cli_main
 from ptycho_metrics.gate import DEFAULT_TOLERANCES, review
 
@@ -544,6 +548,6 @@ def test_check_evaluates_arrays_and_stores_the_frc_curve(project: pytest.Pyteste
     project.makepyfile(test_arrays=ARRAYS_MODULE)
     project.runpytest("test_arrays.py", "-p", "no:cacheprovider").assert_outcomes(failed=1)
     doc = json.loads((project.path / "goldens/test_arrays/test_arrays.json").read_text())
-    assert set(doc["metrics"]) == set(METRICS_INFO)  # gate_metrics(): every metric
+    assert set(doc["metrics"]) == set(EVALUATE_METRICS)  # gate_metrics(): every evaluate() metric
     assert len(doc["info"]["frc"]["frequency"]) == 25
     project.runpytest("test_arrays.py", "-p", "no:cacheprovider").assert_outcomes(passed=1)

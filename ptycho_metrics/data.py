@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import QualityInputError
+from ._checks import QualityInputError, check_int, check_path, describe
 
 __all__ = [
     "FIXTURES_DIR_ENV",
@@ -116,14 +116,44 @@ class PtychoData:
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Return the hex sha256 digest of a file's bytes (read in 1 MiB chunks)."""
+    file = check_path(path, "path")
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(file, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
 # --------------------------------------------------------------------- forward model
+
+
+def _numeric(where: str, name: str, value: Any) -> np.ndarray:
+    """``value`` as a numeric array, or a DataError naming ``where`` and ``name``."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{where}: {name} must be a numeric array, got {describe(value)}: {exc}"
+        raise DataError(msg) from exc
+    if arr.dtype.kind not in "biufc":
+        msg = f"{where}: {name} must be a numeric array, got dtype {arr.dtype}"
+        raise DataError(msg)
+    return arr
+
+
+def _coordinates(where: str, name: str, value: Any) -> np.ndarray:
+    arr = _numeric(where, name, value)
+    if arr.dtype.kind == "c":
+        msg = f"{where}: {name} must be real, got dtype {arr.dtype}"
+        raise DataError(msg)
+    return arr.astype(np.float64)
+
+
+def _data_int(where: str, name: str, value: Any, want: str) -> int:
+    try:
+        return check_int(value, name, expected=want)
+    except QualityInputError as exc:
+        msg = f"{where}: {exc}"
+        raise DataError(msg) from None
 
 
 def _check_scan(
@@ -184,15 +214,18 @@ def extract_patches(
         If ``obj`` is not 2-D, ``n`` is not a positive even integer, the
         coordinates are not integer-valued or a patch leaves the object.
     """
-    arr = np.asarray(obj)
+    arr = _numeric("extract_patches", "obj", obj)
     if arr.ndim != 2:
         msg = f"extract_patches: obj must be 2-D, got shape {arr.shape}"
         raise DataError(msg)
-    if int(n) != n or n <= 0 or n % 2:
-        msg = f"extract_patches: n must be a positive even integer, got {n!r}"
+    want = "a positive even integer"
+    side = _data_int("extract_patches", "n", n, want)
+    if side <= 0 or side % 2:
+        msg = f"extract_patches: n must be {want}, got {n!r}"
         raise DataError(msg)
-    xs = np.asarray(xcoords, dtype=np.float64)
-    ys = np.asarray(ycoords, dtype=np.float64)
+    xs = _coordinates("extract_patches", "xcoords", xcoords)
+    ys = _coordinates("extract_patches", "ycoords", ycoords)
+    n = side
     _check_scan("extract_patches", arr.shape, int(n), xs, ys)
     half = int(n) // 2
     out = np.empty((xs.size, int(n), int(n)), dtype=arr.dtype)
@@ -244,11 +277,16 @@ def simulate_intensity(
     >>> float(simulate_intensity(probe, obj, [4.0], [4.0]).sum())
     16.0
     """
-    p = np.asarray(probe).astype(np.complex128)
+    p = _numeric("simulate_intensity", "probe", probe).astype(np.complex128)
     if p.ndim != 2 or p.shape[0] != p.shape[1]:
         msg = f"simulate_intensity: probe must be a square 2-D array, got shape {p.shape}"
         raise DataError(msg)
-    patches = extract_patches(np.asarray(obj).astype(np.complex128), xcoords, ycoords, p.shape[0])
+    o = _numeric("simulate_intensity", "obj", obj).astype(np.complex128)
+    for name, arr in (("probe", p), ("obj", o)):
+        if not np.all(np.isfinite(arr)):
+            msg = f"simulate_intensity: {name} must be finite, got NaN or Inf values"
+            raise DataError(msg)
+    patches = extract_patches(o, xcoords, ycoords, p.shape[0])
     far_field = np.fft.fftshift(np.fft.fft2(p * patches, norm="ortho"), axes=(-2, -1))
     return far_field.real**2 + far_field.imag**2
 
@@ -256,6 +294,20 @@ def simulate_intensity(
 # --------------------------------------------------------------------------- loader
 
 _REQUIRED = ("probeGuess", "objectGuess", "xcoords", "ycoords")
+
+
+def _read_key(path: Path, loaded: Any, key: str) -> np.ndarray:
+    """One array of an open archive; an object (pickled) array is refused by its key."""
+    try:
+        return loaded[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        msg = (
+            f"{path}: key '{key}' holds a Python object array (it needs pickle, which is "
+            f"never loaded); save it as a numeric array"
+        )
+        raise DataError(msg) from exc
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -273,7 +325,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             arrays = None
             if isinstance(loaded, np.lib.npyio.NpzFile):
                 with loaded:
-                    arrays = {key: loaded[key] for key in loaded.files}
+                    arrays = {key: _read_key(path, loaded, key) for key in loaded.files}
+    except DataError:
+        raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
         msg = (
             f"{path}: not a readable .npz archive (truncated, corrupted or another "
@@ -394,7 +448,7 @@ def load_ptycho_npz(path: str | os.PathLike[str]) -> PtychoData:
     >>> data.diffraction.shape, data.probe.dtype
     ((169, 32, 32), dtype('complex64'))
     """
-    file = Path(path)
+    file = check_path(path, "path")
     raw = _read_npz(file)
     return _validate(file, raw, sha256_file(file))
 
@@ -441,6 +495,13 @@ def list_fixtures() -> list[str]:
     return [name.removesuffix(".npz") for name in _manifest(fixtures_dir())]
 
 
+def _fixture_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        msg = f"name must be a fixture name (a non-empty str, e.g. 'default'), got {describe(name)}"
+        raise DataError(msg)
+    return name
+
+
 def fixture_path(name: str = "default") -> Path:
     """Path of fixture ``name`` (with or without ``.npz``); it must be in the manifest.
 
@@ -449,12 +510,16 @@ def fixture_path(name: str = "default") -> Path:
     DataError
         If ``name`` is not in the manifest or the file is missing.
     """
+    name = _fixture_name(name)
     folder = fixtures_dir()
     file_name = name if name.endswith(".npz") else f"{name}.npz"
     entries = _manifest(folder)
     if file_name not in entries:
         known = ", ".join(repr(n.removesuffix(".npz")) for n in entries)
-        msg = f"unknown fixture {name!r}; the manifest in {folder} lists {known}"
+        msg = (
+            f"unknown fixture {name!r}; the manifest in {folder} lists {known}: name must be "
+            f"one of them, got {name!r}"
+        )
         raise DataError(msg)
     path = folder / file_name
     if not path.is_file():

@@ -34,7 +34,9 @@ __all__ = [
     "check_same_shape",
     "check_shape",
     "combine_keep",
+    "degeneracy",
     "describe",
+    "peak_component",
     "power_of_two_unit",
     "unmasked",
 ]
@@ -182,6 +184,27 @@ def power_of_two_unit(peak: float) -> float:
         return 1.0
     exponent = math.frexp(peak)[1] - 1
     return 1.0 if abs(exponent) <= UNIT_EXPONENT_LIMIT else math.ldexp(1.0, exponent)
+
+
+def peak_component(values: np.ndarray) -> float:
+    """Largest |real| or |imag| part: within sqrt(2) of max |values|, with no temporary."""
+    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
+    return max(max(abs(float(p.min())), abs(float(p.max()))) for p in parts)
+
+
+def degeneracy(values: np.ndarray, relative: float = 1e-10) -> str:
+    """``"zero"``, ``"constant"`` (to ``relative`` of the largest component) or ``""``.
+
+    From the minima and maxima of the real and imaginary parts, so no
+    full-size temporary is made (the arrays can be 2048x2048 complex128).
+    """
+    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
+    bounds = [(float(p.min()), float(p.max())) for p in parts]
+    peak = max(max(abs(lo), abs(hi)) for lo, hi in bounds)
+    if peak == 0.0:
+        return "zero"
+    spread = max(hi - lo for lo, hi in bounds)
+    return "constant" if spread <= relative * peak else ""
 
 
 def check_finite(arr: np.ndarray, name: str, where: np.ndarray | None = None) -> np.ndarray:

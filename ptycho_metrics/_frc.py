@@ -35,7 +35,9 @@ from ._checks import (
     check_positive,
     check_real,
     check_same_shape,
+    degeneracy,
     describe,
+    peak_component,
     power_of_two_unit,
     unmasked,
 )
@@ -374,14 +376,13 @@ def _power_of_two_normalised(a: np.ndarray) -> np.ndarray:
     The FRC of each image is scale-free; 1e+-200 would overflow (or underflow)
     in the squared spectra.
     """
-    unit = power_of_two_unit(float(np.abs(a).max()))
+    unit = power_of_two_unit(peak_component(a))
     return a if unit == 1.0 else a * (1.0 / unit)
 
 
 def _is_constant(a: np.ndarray) -> bool:
-    """Whether ``a`` is constant up to rounding (1e-12 of its largest modulus)."""
-    peak = float(np.abs(a).max())
-    return bool(np.abs(a - a.flat[0]).max() <= 1e-12 * peak)
+    """Whether ``a`` is constant (or zero) up to rounding, 1e-12 of its largest component."""
+    return bool(degeneracy(a, 1e-12))
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from ._checks import (
     check_same_shape,
     combine_keep,
     describe,
+    peak_component,
     power_of_two_unit,
     unmasked,
 )
@@ -221,7 +222,7 @@ def power_of_two_scale(a: np.ndarray, where: np.ndarray | None = None) -> float:
     underflow for 1e+-200 inputs; ordinary data are left as they are.
     """
     values = a if where is None or where.all() else a[where]
-    return power_of_two_unit(float(np.abs(values).max()) if values.size else 0.0)
+    return power_of_two_unit(peak_component(values) if values.size else 0.0)
 
 
 def _normalised(a: np.ndarray, where: np.ndarray | None) -> np.ndarray:

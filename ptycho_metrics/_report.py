@@ -31,6 +31,7 @@ from ._checks import (
     check_real,
     check_same_shape,
     combine_keep,
+    degeneracy,
     unmasked,
 )
 from ._frc import Criterion, FRCResult, check_pixel_size, frc
@@ -493,12 +494,7 @@ def evaluate(
 
 def _degenerate(obj: np.ndarray, mask: np.ndarray) -> str:
     """``"zero"`` or ``"constant"`` if ``obj`` is so inside ``mask`` (to rounding), else ``""``."""
-    values = obj if mask.all() else obj[mask]
-    peak = float(np.abs(values).max())
-    if peak == 0.0:
-        return "zero"
-    spread = float(np.abs(values - values[0]).max())
-    return "constant" if spread <= FLAT_RELATIVE_RANGE * peak else ""
+    return degeneracy(obj if mask.all() else obj[mask], FLAT_RELATIVE_RANGE)
 
 
 def _no_power(a: np.ndarray, tb: np.ndarray, reg: np.ndarray) -> str:

@@ -31,6 +31,7 @@ from ._checks import (
     check_same_shape,
     combine_keep,
     describe,
+    peak_component,
     power_of_two_unit,
     unmasked,
 )
@@ -107,7 +108,7 @@ def _normalised(
     if unit != 1.0:
         xa, ya = xa * (1.0 / unit), ya * (1.0 / unit)
         data_range /= unit
-    peak = max(float(np.abs(xa).max()), float(np.abs(ya).max()))
+    peak = max(peak_component(xa), peak_component(ya))
     if peak > MAX_RELATIVE_MAGNITUDE * data_range:
         msg = (
             f"data_range must be at least {1 / MAX_RELATIVE_MAGNITUDE:.0e} times the largest "

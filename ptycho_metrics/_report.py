@@ -441,7 +441,8 @@ def evaluate(
     box = bounding_box(region)
     a, tb, reg = aligned[box], t[box], region[box]
     del aligned
-    _check_region_fits(reg, given_mask=mask is not None or isinstance(recon, np.ma.MaskedArray))
+    masked_input = isinstance(recon, np.ma.MaskedArray) or isinstance(truth, np.ma.MaskedArray)
+    _check_region_fits(reg, given_mask=mask is not None or masked_input)
     full_box = bool(reg.all())
     if not full_box:
         out.notes.append(
@@ -478,7 +479,7 @@ def evaluate(
             out.set(key, math.nan, why)
     else:
         t_phase, residues = _continuous_truth_phase(tb, reg)
-        _residue_notes(out, residues, perr.residues, given_mask=mask is not None)
+        _residue_notes(out, residues, perr.residues, given_mask=mask is not None or masked_input)
         _real_pair_metrics(out, "phase", t_phase, t_phase + perr.residual, reg, full_box)
 
     return QualityReport(

@@ -17,8 +17,19 @@ import numpy.typing as npt
 import scipy.fft as sfft
 from scipy import ndimage
 
-from ._checks import QualityInputError, as_complex_2d, check_choice, check_same_shape
-from ._phase import as_mask, phasor_gradient, ramp_phasor
+from ._checks import (
+    REAL_AS,
+    QualityInputError,
+    as_object_2d,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_same_shape,
+    combine_keep,
+    unmasked,
+)
+from ._phase import _shape_of, as_mask, phasor_gradient, power_of_two_scale, ramp_phasor
 
 __all__ = ["Alignment", "align"]
 
@@ -26,6 +37,10 @@ ScaleMode = Literal["complex", "amplitude"]
 
 #: Phase (rad) a residual ramp may add across the image before registration is redone.
 RAMP_TOLERANCE = 0.1
+
+#: Phase (rad) across the image below which the ramp left after the shift is rounding:
+#: no refinement pass (see :func:`align`).
+REFINE_RAMP_TOLERANCE = 1e-9
 
 #: Registration passes with the moved window stop when the estimate changes less (px).
 REFINE_TOLERANCE = 0.1
@@ -73,10 +88,13 @@ class Alignment:
     scale_mode : {"complex", "amplitude"} or None
         How ``scale`` was fitted.
     complex_scale : float
-        :math:`|\alpha|` of the least-squares complex factor
-        :math:`\alpha = \sum O^* O_{gt} / \sum |O|^2` mapping the
-        registered, de-ramped reconstruction onto the truth before any
-        scaling (equal to ``scale`` for ``scale_mode="complex"``).
+        :math:`1/|\beta|` for the least-squares factor
+        :math:`\beta = \sum O\,O_{gt}^* / \sum |O_{gt}|^2` of the
+        registered, de-ramped reconstruction regressed on the truth (recon
+        :math:`\approx \beta` truth), before any scaling: the factor that
+        maps the reconstruction onto the truth (equal to ``scale`` for
+        ``scale_mode="complex"``). Unbiased under zero-mean noise in the
+        reconstruction; ``amplitude_scale_error = |ln complex_scale|``.
     """
 
     aligned: np.ndarray = field(repr=False, compare=False)
@@ -246,9 +264,34 @@ def _registration_spectrum(
     return sfft.fft2(windowed, overwrite_x=True)
 
 
-def _shift_invariant_ramp(recon: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Ramp of ``recon`` relative to ``truth`` from each one's mean phase gradient."""
+def _circular_gradient(v: np.ndarray) -> tuple[float, float]:
+    """:func:`phasor_gradient` with the pairs across opposite edges included (periodic image).
+
+    For a circularly shifted periodic image these sums are exactly those of
+    the unshifted one, so the ramp estimate is exactly shift invariant; the
+    open sums miss the pairs at the boundary, which differ between the two
+    (a bias of O(1/N): 2e-5 rad/px for a 128-px copy shifted by 3 px).
+    """
+    flat = v.ravel()
+    sy = np.vdot(v[:-1].ravel(), v[1:].ravel()) + np.vdot(v[-1], v[0])
+    sx = np.vdot(flat[:-1], flat[1:]) - np.vdot(v[:-1, -1], v[1:, 0]) + np.vdot(v[:, -1], v[:, 0])
+    return float(np.angle(sy)), float(np.angle(sx))
+
+
+def _shift_invariant_ramp(
+    recon: np.ndarray, truth: np.ndarray, mask: np.ndarray, *, periodic: bool = False
+) -> np.ndarray:
+    """Ramp of ``recon`` relative to ``truth`` from each one's mean phase gradient.
+
+    ``periodic`` (both images without an edge jump beyond an ordinary step,
+    see :func:`_is_periodic`, and no mask): the circular sums, exactly shift
+    invariant for shifted periodic copies. Otherwise the open sums, whose
+    pairs at the boundary bias the estimate by O(1/N); the ramp left after
+    the shift is then removed as before.
+    """
     if mask.all():
+        if periodic:
+            return np.subtract(_circular_gradient(recon), _circular_gradient(truth))
         return np.subtract(phasor_gradient(recon), phasor_gradient(truth))
     g_recon = phasor_gradient(np.where(mask, recon, 0))
     return np.subtract(g_recon, phasor_gradient(np.where(mask, truth, 0)))
@@ -408,26 +451,80 @@ def _apply_shift(
 def _phase_and_scale(
     aligned: np.ndarray, truth: np.ndarray, region: np.ndarray, mode: ScaleMode | None
 ) -> tuple[float, float, float]:
-    """Global phase ``arg sum O O_gt*``, the scale factor and ``|alpha|``, over ``region``."""
+    """Global phase ``arg sum O O_gt*``, the scale factor and ``1 / |beta|``, over ``region``.
+
+    The scale regresses the reconstruction on the truth,
+    ``beta = sum O O_gt* / sum |O_gt|^2``: zero-mean noise in O averages out
+    of the numerator and never enters the denominator, so beta is unbiased.
+    (The former truth-on-recon factor ``sum O* O_gt / sum |O|^2`` had the
+    noise power in its denominator: a noisy reconstruction of exactly the
+    right scale came out 12.5 % too small at SNR 7.)
+    """
     within = np.where(region, aligned, 0)  # one temporary instead of two gathered copies
     cross = np.vdot(truth, within)
-    power = np.vdot(within, within).real
-    if power == 0:
-        msg = "recon must not be zero everywhere inside the compared region"
+    t_within = np.where(region, truth, 0)
+    power = np.vdot(t_within, t_within).real
+    if not np.any(within):
+        msg = "recon must not be zero everywhere inside the compared region, got all zeros"
         raise QualityInputError(msg)
-    complex_scale = abs(cross) / power
+    if power == 0:
+        msg = "truth must not be zero everywhere inside the compared region, got all zeros"
+        raise QualityInputError(msg)
+    if cross == 0:
+        msg = (
+            "recon must correlate with truth inside the compared region to fit a scale, "
+            "got sum(recon * conj(truth)) = 0"
+        )
+        raise QualityInputError(msg)
+    complex_scale = power / abs(cross)
     if mode is None:
         factor = 1.0
     elif mode == "complex":
         factor = complex_scale
     else:
-        factor = float(np.abs(within).ravel() @ np.abs(truth).ravel()) / power
+        factor = power / float(np.abs(within).ravel() @ np.abs(t_within).ravel())
     return float(np.angle(cross)), float(factor), float(complex_scale)
 
 
-def _ramp_matters(g: np.ndarray, shape: tuple[int, ...]) -> bool:
-    """Whether a residual ramp changes the phase across the image by > RAMP_TOLERANCE."""
-    return bool(abs(g[0]) * shape[0] + abs(g[1]) * shape[1] > RAMP_TOLERANCE)
+def _ramp_matters(g: np.ndarray, shape: tuple[int, ...], tolerance: float = RAMP_TOLERANCE) -> bool:
+    """Whether a residual ramp changes the phase across the image by > ``tolerance`` rad."""
+    return bool(abs(g[0]) * shape[0] + abs(g[1]) * shape[1] > tolerance)
+
+
+def _aligned_inputs(
+    recon: Any, truth: Any, mask: Any, real_as: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """recon, truth (complex128, power-of-two normalised), the mask and both units.
+
+    numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf outside
+    it are set to 0 (never compared). Each image is divided by the power of two
+    nearest its largest modulus, exactly, so 1e+-200 neither overflows nor
+    underflows in the correlations; the units are returned to undo it.
+    """
+    recon, r_keep = unmasked(recon, "recon", accepts_mask=True)
+    truth, t_keep = unmasked(truth, "truth", accepts_mask=True)
+    shape, r_shape = _shape_of(truth, "truth"), _shape_of(recon, "recon")
+    if len(shape) == len(r_shape) == 2 and shape != r_shape:
+        msg = f"recon and truth must have the same shape, got {r_shape} and {shape}"
+        raise QualityInputError(msg)
+    given = None if mask is None or len(shape) != 2 else as_mask(mask, shape)
+    keep = combine_keep(given, r_keep, t_keep)
+    if keep is not None and not keep.any():
+        msg = "mask and the numpy.ma masks of recon and truth must leave a pixel, got none"
+        raise QualityInputError(msg)
+    r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
+    t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
+    check_same_shape(r, t, ("recon", "truth"))
+    m = as_mask(keep if keep is not None else mask, t.shape)
+    if min(t.shape) < 4:
+        msg = f"recon and truth must be at least 4x4 to align, got {t.shape}"
+        raise QualityInputError(msg)
+    r_unit, t_unit = power_of_two_scale(r, m), power_of_two_scale(t, m)
+    if r_unit != 1.0:
+        r = r * (1.0 / r_unit)
+    if t_unit != 1.0:
+        t = t * (1.0 / t_unit)
+    return r, t, m, r_unit, t_unit
 
 
 def align(
@@ -439,28 +536,42 @@ def align(
     scale: ScaleMode | None = "complex",
     remove_ramp: bool = True,
     max_shift: float | None = None,
+    real_as: Literal["amplitude", "phase"] | None = None,
 ) -> Alignment:
     r"""Align a reconstruction to its ground truth, removing ptychographic ambiguities.
 
     Parameters
     ----------
     recon, truth : array_like
-        Complex 2-D objects of the same shape (real input is promoted).
+        Complex 2-D objects of the same shape (a real array needs
+        ``real_as``). A :class:`numpy.ma.MaskedArray`'s masked pixels are
+        left out as if excluded by ``mask``.
     mask : array_like of bool, optional
         Pixels of the truth's frame to compare (e.g. the scanned area).
         It weights the registration reference and restricts every fit.
+        NaN/Inf outside it are allowed (they are set to 0 and never compared).
     upsample_factor : int
         Sub-pixel precision of the registration is ``1 / upsample_factor`` px.
     scale : {"complex", "amplitude"} or None
-        ``"complex"``: the least-squares complex factor
-        :math:`\alpha = \sum O^* O_{gt} / \sum |O|^2`, applied as its modulus
-        (its argument is the global phase). ``"amplitude"``: the least-squares
-        factor of the moduli, :math:`\sum |O||O_{gt}| / \sum |O|^2`. None: 1.
+        ``"complex"``: divide by the modulus of the least-squares factor of the
+        reconstruction regressed on the truth,
+        :math:`\beta = \sum O\,O_{gt}^* / \sum |O_{gt}|^2` (its argument is
+        the global phase); unbiased under zero-mean noise in the
+        reconstruction. ``"amplitude"``: the same on the moduli,
+        :math:`\sum |O||O_{gt}| / \sum |O_{gt}|^2`, for a reconstruction
+        whose phase is not to be trusted; noise raises the mean modulus
+        (Rician bias, second order in noise / amplitude), so it is biased
+        upwards for noisy input. None: 1.
     remove_ramp : bool
         Estimate and remove a linear phase ramp.
     max_shift : float, optional
-        Largest translation in pixels accepted; default just under half the
-        smaller side, where registration becomes ambiguous.
+        Largest translation in pixels accepted (a positive finite number);
+        default just under half the smaller side, where registration becomes
+        ambiguous.
+    real_as : {"amplitude", "phase"}, optional
+        What a *real* ``recon`` or ``truth`` is: ``"amplitude"`` (a modulus
+        >= 0, phase 0) or ``"phase"`` (radians, unit modulus). Without it a
+        real array is refused, never guessed.
 
     Returns
     -------
@@ -471,7 +582,8 @@ def align(
     ------
     QualityInputError
         Bad inputs or mask, a shift beyond ``max_shift``, or a
-        reconstruction or truth that is zero inside the mask.
+        reconstruction or truth that is zero inside the mask. Every argument
+        is checked for type and range first.
 
     Notes
     -----
@@ -496,9 +608,11 @@ def align(
     added to the first estimate and (2) is repeated (PtychoShelves' second
     round); otherwise it is removed from the shifted image directly. (4)
     Remove the global phase :math:`\gamma = \arg\sum O\,O_{gt}^*` and
-    apply the scale. All sums after registration run over the region. The
-    edges the shift wraps around are excluded from the region (see
-    :class:`Alignment`).
+    apply the scale. When the ramp left after (3) is below the tolerance but
+    not zero, one more registration pass with the refined ramp corrects the
+    first estimate's boundary bias (exact on shifted periodic copies). All
+    sums after registration run over the region. The edges the shift wraps
+    around are excluded from the region (see :class:`Alignment`).
 
     References
     ----------
@@ -520,23 +634,25 @@ def align(
     ((0.0, -3.0), 0.5, 1.570796)
     """
     check_choice(scale, "scale", ("complex", "amplitude", None))
-    if not isinstance(upsample_factor, int) or upsample_factor < 1:
-        msg = f"upsample_factor must be a positive int, got {upsample_factor!r}"
-        raise QualityInputError(msg)
-    r = as_complex_2d(recon, "recon")
-    t = as_complex_2d(truth, "truth")
-    check_same_shape(r, t, ("recon", "truth"))
-    m = as_mask(mask, t.shape)
-    if min(t.shape) < 4:
-        msg = f"recon and truth must be at least 4x4 to align, got {t.shape}"
-        raise QualityInputError(msg)
+    upsample_factor = check_int(upsample_factor, "upsample_factor", minimum=1)
+    remove_ramp = check_bool(remove_ramp, "remove_ramp")
+    if max_shift is not None:
+        max_shift = check_real(
+            max_shift, "max_shift", lo=0.0, expected="a positive finite number of pixels or None"
+        )
+    check_choice(real_as, "real_as", (*REAL_AS, None))
+    r, t, m, r_unit, t_unit = _aligned_inputs(recon, truth, mask, real_as)
 
     box = _registration_box(m)
     for name, image in (("recon", r), ("truth", t)):
-        if not image[box].any():
-            msg = f"{name} must not be zero everywhere inside the mask (or image)"
+        if not image[box][m[box]].any():
+            msg = (
+                f"{name} must not be zero everywhere inside the mask (or image), got all "
+                f"zeros in {int(np.count_nonzero(m))} pixels: there is nothing to align"
+            )
             raise QualityInputError(msg)
-    g = _shift_invariant_ramp(r, t, m) if remove_ramp else np.zeros(2)
+    periodic = bool(m.all()) and _is_periodic(r) and _is_periodic(t)
+    g = _shift_invariant_ramp(r, t, m, periodic=periodic) if remove_ramp else np.zeros(2)
     ref = _registration_spectrum(t, box, np.zeros(2), None if m.all() else m)
     r1 = _deramp(r, *g)
     shift = _register_iteratively(ref, r1, box, upsample_factor)
@@ -548,6 +664,27 @@ def align(
         r1 = _deramp(r, *g)
         shift = _register_iteratively(ref, r1, box, upsample_factor, start=shift)
         aligned, region, g_rel = _apply_shift(r1, shift, t, m, remove_ramp, max_shift)
+    elif periodic and _ramp_matters(g_rel, t.shape, REFINE_RAMP_TOLERANCE):
+        # Periodic images (whose first ramp is exact): a ramp left means the
+        # window-moved registration stopped one upsampled step short (its tolerance is
+        # 0.1 px) and the ramp estimate absorbed that shift error. One more pass: if the
+        # peak moves, keep the first ramp and measure again at the new shift; if it
+        # stays, remove the refined ramp before shifting (a ramp left in adds an edge
+        # jump that rings after a sub-pixel Fourier shift). Only for periodic images:
+        # on non-periodic ones it cost +60 % of align's time (900x900 crop) for a
+        # change within their documented 0.01 px.
+        del aligned
+        g_try = g + g_rel
+        r_try = _deramp(r, *g_try)
+        moved = _registration_spectrum(r_try, box, shift)
+        new = _register(ref, moved, upsample_factor, near=shift)
+        del moved
+        if np.array_equal(new, shift):
+            g, r1 = g_try, r_try
+        else:
+            del r_try
+            r1, shift = _deramp(r, *g), new
+        aligned, region, g_rel = _apply_shift(r1, shift, t, m, remove_ramp, max_shift)
     del ref, r1  # r1 was consumed by _apply_shift
     # A ramp g removed before a shift by s leaves a constant g . s on the shifted map.
     shift_term = float(g @ shift)
@@ -556,7 +693,13 @@ def align(
     aligned *= fx[None, :]
     g += g_rel
     offset, factor, complex_scale = _phase_and_scale(aligned, t, region, scale)
-    aligned *= factor * np.exp(-1j * offset)
+    # Back from the power-of-two units (exact): a scaled result is in truth's units,
+    # an unscaled one in recon's.
+    unit = t_unit / r_unit
+    complex_scale *= unit
+    if scale is not None:
+        factor *= unit
+    aligned *= factor * r_unit * np.exp(-1j * offset)
     total_offset = float(np.angle(np.exp(1j * (offset - shift_term))))
     return Alignment(
         aligned=aligned,

@@ -9,8 +9,10 @@ views of arrays already of the right dtype).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,11 +22,23 @@ __all__ = [
     "QualityInputError",
     "as_complex_2d",
     "as_real_2d",
+    "check_bool",
     "check_choice",
     "check_data_range",
+    "check_finite",
+    "check_int",
+    "check_path",
     "check_positive",
+    "check_real",
     "check_reconstruction",
     "check_same_shape",
+    "check_shape",
+    "combine_keep",
+    "degeneracy",
+    "describe",
+    "peak_component",
+    "power_of_two_unit",
+    "unmasked",
 ]
 
 #: Slack allowed on the [-pi, pi] phase range: float32 rounds pi up by 8.7e-8.
@@ -67,27 +81,60 @@ def _check_2d(arr: np.ndarray, name: str) -> None:
         raise QualityInputError(msg)
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
+def _check_finite(
+    arr: np.ndarray,
+    name: str,
+    where: np.ndarray | None = None,
+    source: np.dtype | None = None,
+) -> np.ndarray:
+    """Raise on NaN/Inf inside ``where`` (everywhere without it).
+
+    Returns ``arr``, or a copy with the non-finite values outside ``where`` set
+    to 0 (they are excluded from every metric, but would poison filters and
+    transforms that run over the whole array).
+    """
     finite = np.isfinite(arr)
     if finite.all():
-        return
-    bad = ~finite
-    n_nan = int(np.count_nonzero(np.isnan(arr)))
-    n_inf = int(np.count_nonzero(bad)) - n_nan
-    first = tuple(int(i) for i in np.argwhere(bad)[0])
-    msg = (
-        f"{name} must be finite, got {n_nan} NaN and {n_inf} Inf values "
-        f"out of {arr.size} (first at index {first}, value {arr[first]})"
-    )
-    raise QualityInputError(msg)
+        return arr
+    bad = ~finite if where is None else ~finite & where
+    if bad.any():
+        n_nan = int(np.count_nonzero(np.isnan(arr[bad])))
+        n_inf = int(np.count_nonzero(bad)) - n_nan
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        inside = "" if where is None else " inside the mask"
+        hint = (
+            "; pass a mask that excludes them" if where is None else "; exclude them from the mask"
+        )
+        dtype = arr.dtype if source is None else source
+        if n_inf and dtype.kind in "fc" and dtype.itemsize <= (8 if dtype.kind == "c" else 4):
+            # A float32/complex64 array scaled beyond 3.4e38 holds Inf (and NaN where
+            # Inf met 0): say so instead of leaving a bare count.
+            hint += (
+                f"; {dtype} overflows beyond {np.finfo(dtype).max:.3g}, so a "
+                f"scaling (e.g. 1e200 * obj) may have produced them: convert to float64 "
+                f"or complex128 before scaling"
+            )
+        msg = (
+            f"{name} must be finite{inside}, got {n_nan} NaN and {n_inf} Inf values "
+            f"out of {int(arr.size if where is None else np.count_nonzero(where))} "
+            f"(first at index {first}, value {arr[first]}){hint}"
+        )
+        raise QualityInputError(msg)
+    out = arr.copy()
+    out[~finite] = 0
+    return out
 
 
-def as_real_2d(x: npt.ArrayLike, name: str, *, finite: bool = True) -> np.ndarray:
+def as_real_2d(
+    x: npt.ArrayLike, name: str, *, finite: bool = True, where: np.ndarray | None = None
+) -> np.ndarray:
     """Return ``x`` as a float64 2-D array, or raise :class:`QualityInputError`.
 
     Complex input is refused rather than silently dropping its imaginary part.
-    The input is never modified; the result may be the input itself when it is
-    already float64, so callers must not write into it.
+    With ``where`` (a boolean array of the same shape), NaN/Inf are allowed
+    outside it and replaced by 0 in a copy. The input is never modified; the
+    result may be the input itself when it is already float64, so callers must
+    not write into it.
     """
     arr = _as_array(x, name)
     if np.iscomplexobj(arr):
@@ -99,18 +146,122 @@ def as_real_2d(x: npt.ArrayLike, name: str, *, finite: bool = True) -> np.ndarra
     _check_2d(arr, name)
     out = arr.astype(np.float64, copy=False)
     if finite:
-        _check_finite(out, name)
+        out = _check_finite(out, name, where, arr.dtype)
     return out
 
 
-def as_complex_2d(x: npt.ArrayLike, name: str, *, finite: bool = True) -> np.ndarray:
-    """Return ``x`` as a complex128 2-D array (real input is promoted)."""
+def as_complex_2d(
+    x: npt.ArrayLike, name: str, *, finite: bool = True, where: np.ndarray | None = None
+) -> np.ndarray:
+    """Return ``x`` as a complex128 2-D array (real input is promoted).
+
+    ``where`` as in :func:`as_real_2d`. Functions that expect a complex object
+    use :func:`as_object_2d`, which never promotes a real array silently.
+    """
     arr = _as_array(x, name)
     _check_2d(arr, name)
     out = arr.astype(np.complex128, copy=False)
     if finite:
-        _check_finite(out, name)
+        out = _check_finite(out, name, where, arr.dtype)
     return out
+
+
+#: Magnitudes within 2**+-UNIT_EXPONENT_LIMIT are computed as given; beyond, scale-free
+#: computations divide by a power of two first (exact in floating point). Squares and
+#: sums of 2**128 terms of such values stay far inside float64 (1.8e308, 2.2e-308).
+UNIT_EXPONENT_LIMIT = 64
+
+
+def power_of_two_unit(peak: float) -> float:
+    """The power of two to divide by so that ``peak`` becomes order 1; 1.0 when not needed.
+
+    Dividing by a power of two is exact, so a scale-free metric gives the same
+    number as for ordinary data, while values near 1e+-200 no longer overflow
+    or underflow in squares and products. Ordinary magnitudes (within
+    2**+-64) are left alone, so they cost no copy and stay bit-identical.
+    """
+    if not peak > 0 or not math.isfinite(peak):
+        return 1.0
+    exponent = math.frexp(peak)[1] - 1
+    return 1.0 if abs(exponent) <= UNIT_EXPONENT_LIMIT else math.ldexp(1.0, exponent)
+
+
+def peak_component(values: np.ndarray) -> float:
+    """Largest |real| or |imag| part: within sqrt(2) of max |values|, with no temporary."""
+    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
+    return max(max(abs(float(p.min())), abs(float(p.max()))) for p in parts)
+
+
+def degeneracy(values: np.ndarray, relative: float = 1e-10) -> str:
+    """``"zero"``, ``"constant"`` (to ``relative`` of the largest component) or ``""``.
+
+    From the minima and maxima of the real and imaginary parts, so no
+    full-size temporary is made (the arrays can be 2048x2048 complex128).
+    """
+    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
+    bounds = [(float(p.min()), float(p.max())) for p in parts]
+    peak = max(max(abs(lo), abs(hi)) for lo, hi in bounds)
+    if peak == 0.0:
+        return "zero"
+    spread = max(hi - lo for lo, hi in bounds)
+    return "constant" if spread <= relative * peak else ""
+
+
+def check_finite(arr: np.ndarray, name: str, where: np.ndarray | None = None) -> np.ndarray:
+    """Public form of the finiteness check for arrays already converted to float/complex."""
+    return _check_finite(arr, name, where)
+
+
+def combine_keep(*parts: np.ndarray | None) -> np.ndarray | None:
+    """Logical and of the boolean arrays given (None entries ignored; None if all are)."""
+    keep: np.ndarray | None = None
+    for part in parts:
+        if part is not None:
+            keep = part if keep is None else keep & part
+    return keep
+
+
+#: How a caller says what a real array passed as a complex object is.
+REAL_AS = ("amplitude", "phase")
+
+
+def as_object_2d(
+    x: npt.ArrayLike,
+    name: str,
+    *,
+    real_as: str | None,
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """A complex object as complex128; a real array only with an explicit ``real_as``.
+
+    ``real_as="amplitude"``: the real array is the object's modulus (phase 0),
+    so it must be >= 0 (inside ``where``). ``real_as="phase"``: it is the
+    phase in radians of a unit-modulus object, ``exp(1j * x)``. Without
+    ``real_as`` a real array is refused: a phase map taken for an amplitude (or
+    the reverse) would give confident, meaningless numbers.
+    """
+    arr = _as_array(x, name)
+    _check_2d(arr, name)
+    if np.iscomplexobj(arr):
+        return as_complex_2d(arr, name, where=where)
+    if real_as is None:
+        msg = (
+            f"{name} must be a complex object, got real dtype {arr.dtype}; say what it "
+            f"is: real_as='amplitude' (a modulus, phase 0) or real_as='phase' (radians, "
+            f"unit modulus), or pass amplitude * np.exp(1j * phase)"
+        )
+        raise QualityInputError(msg)
+    real = as_real_2d(arr, name, where=where)
+    if real_as == "phase":
+        return np.exp(1j * real)
+    inside = real if where is None else real[where]
+    if inside.size and inside.min() < 0:
+        msg = (
+            f"{name} must be >= 0 with real_as='amplitude' (a modulus), got min "
+            f"{float(inside.min()):.6g}; pass the complex object, or real_as='phase'"
+        )
+        raise QualityInputError(msg)
+    return real.astype(np.complex128)
 
 
 def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:
@@ -131,26 +282,193 @@ def check_data_range(data_range: Any, name: str = "data_range") -> float:
     return check_positive(data_range, name)
 
 
-def check_positive(value: Any, name: str, *, expected: str = "a positive finite number") -> float:
-    """Return ``value`` as a positive finite float, or raise naming ``name``."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        msg = f"{name} must be {expected}, got {value!r}"
-        raise QualityInputError(msg) from exc
-    if not math.isfinite(out) or out <= 0:
-        msg = f"{name} must be {expected}, got {out!r}"
+def describe(value: Any) -> str:
+    """How a received value is shown in messages: its repr, and its type where the repr hides it."""
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, np.bool_)):
+        return f"{value!r} ({type(value).__name__})"
+    if isinstance(value, (int, float)) and type(value) in (int, float):
+        return repr(value)
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _is_integer(value: Any) -> bool:
+    # A bool is an int to Python but never a count; a NumPy integer scalar is one.
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return _is_integer(value) or isinstance(value, (float, np.floating))
+
+
+def _interval(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if lo is None and hi is None:
+        return ""
+    if hi is None:
+        return f" {'>' if lo_open else '>='} {lo:g}"
+    if lo is None:
+        return f" {'<' if hi_open else '<='} {hi:g}"
+    return f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    expected: str | None = None,
+) -> float:
+    """Return ``value`` as a finite float within the given bounds, or raise naming ``name``.
+
+    A real number is a Python or NumPy int or float; a bool, a string, a
+    complex number, a 0-d array or None is refused (no silent conversion).
+    """
+    want = expected or f"a real finite number{_interval(lo, hi, lo_open, hi_open)}"
+    if not _is_real(value):
+        msg = f"{name} must be {want}, got {describe(value)}"
+        raise QualityInputError(msg)
+    out = float(value)
+    bad = not math.isfinite(out)
+    bad = bad or (lo is not None and (out <= lo if lo_open else out < lo))
+    bad = bad or (hi is not None and (out >= hi if hi_open else out > hi))
+    if bad:
+        msg = f"{name} must be {want}, got {out!r}"
         raise QualityInputError(msg)
     return out
 
 
-def check_choice(value: Any, name: str, choices: Iterable[Any]) -> None:
-    """Raise unless ``value`` is one of ``choices``, listing the valid ones."""
-    options = list(choices)
-    if value not in options:
-        listed = ", ".join(repr(c) for c in options)
-        msg = f"{name} must be one of {listed}; got {value!r}"
+def check_positive(value: Any, name: str, *, expected: str = "a positive finite number") -> float:
+    """Return ``value`` as a positive finite float, or raise naming ``name``."""
+    return check_real(value, name, lo=0.0, lo_open=True, expected=expected)
+
+
+def check_int(
+    value: Any,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    expected: str | None = None,
+) -> int:
+    """Return ``value`` as a Python int within ``[minimum, maximum]``, or raise naming ``name``.
+
+    Python and NumPy integers are accepted; a bool or a float (even 3.0) is refused.
+    """
+    want = expected or f"an integer{_interval(minimum, maximum, False, False)}"
+    if not _is_integer(value):
+        msg = f"{name} must be {want}, got {describe(value)}"
         raise QualityInputError(msg)
+    out = int(value)
+    if (minimum is not None and out < minimum) or (maximum is not None and out > maximum):
+        msg = f"{name} must be {want}, got {out!r}"
+        raise QualityInputError(msg)
+    return out
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool; only True, False (or NumPy bools) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        msg = f"{name} must be True or False, got {describe(value)}"
+        raise QualityInputError(msg)
+    return bool(value)
+
+
+def _same_choice(value: Any, choice: Any) -> bool:
+    if choice is None or value is None:
+        return value is choice
+    if isinstance(choice, str):
+        return isinstance(value, str) and value == choice
+    # Numbers match only numbers of the same kind: True is not 1, 1.0 is not "1.0".
+    if isinstance(choice, (bool, np.bool_)) != isinstance(value, (bool, np.bool_)):
+        return False
+    if _is_real(choice):
+        return _is_real(value) and float(value) == float(choice)
+    return type(value) is type(choice) and bool(value == choice)
+
+
+def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise listing the valid ones.
+
+    Matching is by type as well as value: ``"no"`` is not True, ``True`` is not
+    1, and an array (which has no single truth value) is refused cleanly.
+    """
+    options = list(choices)
+    for option in options:
+        if _same_choice(value, option):
+            return option
+    listed = ", ".join(repr(c) for c in options)
+    msg = f"{name} must be one of {listed}; got {describe(value)}"
+    raise QualityInputError(msg)
+
+
+def check_path(value: Any, name: str) -> Path:
+    """Return ``value`` as a :class:`~pathlib.Path`; a str or os.PathLike, non-empty."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, os.PathLike)):
+        msg = f"{name} must be a file path (str or os.PathLike), got {describe(value)}"
+        raise QualityInputError(msg)
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text:
+        msg = f"{name} must be a non-empty file path, got {describe(value)}"
+        raise QualityInputError(msg)
+    return Path(text)
+
+
+def check_shape(value: Any, name: str, *, ndim: int | None = None) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of non-negative ints (a shape), or raise naming ``name``."""
+    want = "a sequence of non-negative integers such as (64, 64)"
+    if ndim is not None:
+        want = f"a sequence of {ndim} non-negative integers such as {(64,) * ndim}"
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        msg = f"{name} must be {want}, got {describe(value)}"
+        raise QualityInputError(msg)
+    items = list(value)
+    if (ndim is not None and len(items) != ndim) or not all(
+        _is_integer(v) and int(v) >= 0 for v in items
+    ):
+        msg = f"{name} must be {want}, got {describe(value)}"
+        raise QualityInputError(msg)
+    return tuple(int(v) for v in items)
+
+
+def unmasked(x: Any, name: str, *, accepts_mask: bool) -> tuple[Any, np.ndarray | None]:
+    """Split a :class:`numpy.ma.MaskedArray` into its data and the pixels it keeps.
+
+    Returns ``(data, keep)`` with ``keep`` True where the pixel is valid (None
+    for an ordinary array or a masked array with nothing masked). A function
+    without a ``mask`` argument (``accepts_mask=False``) refuses a masked array
+    that masks anything, rather than silently using the values behind the mask.
+    """
+    if not isinstance(x, np.ma.MaskedArray):
+        return x, None
+    hidden = np.ma.getmaskarray(x)
+    data = np.ma.getdata(x)
+    if not hidden.any():
+        return data, None
+    if not accepts_mask:
+        msg = (
+            f"{name} must not be a numpy.ma.MaskedArray with masked pixels here (this "
+            f"function has no mask argument), got one with {int(hidden.sum())} of "
+            f"{hidden.size} pixels masked; pass {name}.filled(value) explicitly, or use a "
+            f"function that takes mask="
+        )
+        raise QualityInputError(msg)
+    return data, ~hidden
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        msg = f"name must be a non-empty string, got {describe(name)}"
+        raise QualityInputError(msg)
+    return name
 
 
 def check_reconstruction(
@@ -185,6 +503,7 @@ def check_reconstruction(
     QualityInputError
         With the argument, the expectation and what was received.
     """
+    name = _check_name(name)
     if obj is None and amplitude is None and phase is None:
         msg = f"check_reconstruction needs obj, amplitude or phase for {name}; got none of them"
         raise QualityInputError(msg)
@@ -215,7 +534,7 @@ def check_reconstruction(
             raise QualityInputError(msg)
         checked.append((ph_name, ph))
     if expected_shape is not None:
-        want = tuple(int(s) for s in expected_shape)
+        want = check_shape(expected_shape, "expected_shape", ndim=2)
         for arr_name, arr in checked:
             if arr.shape != want:
                 msg = f"{arr_name} must have shape {want}, got {arr.shape}"

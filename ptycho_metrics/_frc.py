@@ -33,7 +33,13 @@ from ._checks import (
     as_complex_2d,
     check_choice,
     check_positive,
+    check_real,
     check_same_shape,
+    degeneracy,
+    describe,
+    peak_component,
+    power_of_two_unit,
+    unmasked,
 )
 
 if TYPE_CHECKING:
@@ -126,7 +132,7 @@ class FRCResult:
     correlation : numpy.ndarray
         Per ring, :math:`\mathrm{Re}\sum F_1 F_2^* / \sqrt{\sum|F_1|^2 \sum|F_2|^2}`;
         NaN for a ring where either image has no power (ring 0, the DC term,
-        after mean removal).
+        after mean removal), and in every ring when either image is constant.
     n_pixels : numpy.ndarray
         Number of Fourier pixels in each ring.
     pixel_size : float or None
@@ -288,6 +294,12 @@ class FRCResult:
                 "ptycho_metrics; install it (pip install matplotlib)"
             )
             raise ImportError(msg) from exc
+        if not isinstance(criteria, (tuple, list)):
+            msg = (
+                f"criteria must be a tuple of criteria such as (0.5, 'half-bit'), "
+                f"got {describe(criteria)}"
+            )
+            raise QualityInputError(msg)
         for criterion in criteria:
             _check_criterion(criterion)
         if ax is None:
@@ -307,6 +319,10 @@ def _window_1d(n: int, apodization: Apodization | None, alpha: float) -> np.ndar
         return np.ones(n)
     if apodization == "hann":
         return windows.hann(n)
+    if alpha * n < 1e-6:
+        # A taper far below one sample is the rectangular window; scipy's formula
+        # overflows (divides by alpha) for denormal alpha.
+        return np.ones(n)
     return windows.tukey(n, alpha)
 
 
@@ -340,9 +356,10 @@ def _ring_index(shape: tuple[int, int]) -> tuple[np.ndarray, int]:
     return index.ravel(), n_rings
 
 
-def _check_pixel_size(pixel_size: Any, pixel_unit: Any) -> float | None:
+def check_pixel_size(pixel_size: Any, pixel_unit: Any) -> float | None:
+    """``pixel_size`` as a positive float or None; ``pixel_unit`` must be a non-empty str."""
     if not isinstance(pixel_unit, str) or not pixel_unit:
-        msg = f"pixel_unit must be a non-empty string, got {pixel_unit!r}"
+        msg = f"pixel_unit must be a non-empty string, got {describe(pixel_unit)}"
         raise QualityInputError(msg)
     if pixel_size is None:
         return None
@@ -350,15 +367,22 @@ def _check_pixel_size(pixel_size: Any, pixel_unit: Any) -> float | None:
 
 
 def _check_alpha(tukey_alpha: Any) -> float:
-    try:
-        alpha = float(tukey_alpha)
-    except (TypeError, ValueError) as exc:
-        msg = f"tukey_alpha must be a number in [0, 1], got {tukey_alpha!r}"
-        raise QualityInputError(msg) from exc
-    if not 0.0 <= alpha <= 1.0:
-        msg = f"tukey_alpha must be a number in [0, 1], got {tukey_alpha!r}"
-        raise QualityInputError(msg)
-    return alpha
+    return check_real(tukey_alpha, "tukey_alpha", lo=0.0, hi=1.0)
+
+
+def _power_of_two_normalised(a: np.ndarray) -> np.ndarray:
+    """``a`` divided by :func:`power_of_two_unit` of its largest modulus (exact).
+
+    The FRC of each image is scale-free; 1e+-200 would overflow (or underflow)
+    in the squared spectra.
+    """
+    unit = power_of_two_unit(peak_component(a))
+    return a if unit == 1.0 else a * (1.0 / unit)
+
+
+def _is_constant(a: np.ndarray) -> bool:
+    """Whether ``a`` is constant (or zero) up to rounding, 1e-12 of its largest component."""
+    return bool(degeneracy(a, 1e-12))
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -437,8 +461,17 @@ def frc(
     >>> result.resolution(0.5).crossed
     False
     """
-    a_arr = as_complex_2d(a, "a")
-    b_arr = as_complex_2d(b, "b")
+    a_data = unmasked(a, "a", accepts_mask=False)[0]
+    b_data = unmasked(b, "b", accepts_mask=False)[0]
+    if np.iscomplexobj(a_data) != np.iscomplexobj(b_data):
+        kinds = tuple("complex" if np.iscomplexobj(v) else "real" for v in (a_data, b_data))
+        msg = (
+            f"a and b must be both real or both complex, got {kinds[0]} a and {kinds[1]} b; "
+            f"compare np.abs() of both, or pass both as complex objects"
+        )
+        raise QualityInputError(msg)
+    a_arr = as_complex_2d(a_data, "a")
+    b_arr = as_complex_2d(b_data, "b")
     check_same_shape(a_arr, b_arr, ("a", "b"))
     if min(a_arr.shape) < MIN_SIDE:
         msg = (
@@ -448,7 +481,11 @@ def frc(
         raise QualityInputError(msg)
     check_choice(apodization, "apodization", APODIZATIONS)
     alpha = _check_alpha(tukey_alpha)
-    size = _check_pixel_size(pixel_size, pixel_unit)
+    size = check_pixel_size(pixel_size, pixel_unit)
+    a_arr, b_arr = _power_of_two_normalised(a_arr), _power_of_two_normalised(b_arr)
+    # A constant image has no power beyond DC; after the mean removal only rounding
+    # (~1e-17) is left, whose "correlation" would be a silent meaningless number.
+    flat = _is_constant(a_arr) or _is_constant(b_arr)
 
     w0 = _window_1d(a_arr.shape[0], apodization, alpha)
     w1 = _window_1d(a_arr.shape[1], apodization, alpha)
@@ -463,6 +500,8 @@ def frc(
     denom = np.sqrt(p1[:n_rings] * p2[:n_rings])
     corr = np.full(n_rings, np.nan)
     np.divide(cross[:n_rings], denom, out=corr, where=denom > 0)
+    if flat:
+        corr[:] = np.nan
     freq = np.arange(n_rings) / min(a_arr.shape)
     return FRCResult(
         frequency=_readonly(freq),

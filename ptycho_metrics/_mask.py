@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import QualityInputError
+from ._checks import QualityInputError, check_real, check_shape, describe
 
 if TYPE_CHECKING:
     from .data import PtychoData
@@ -32,22 +32,34 @@ DEFAULT_MASK_FRACTION = 0.1
 
 
 def _object_shape(object_shape: Sequence[int]) -> tuple[int, int]:
+    want = "two positive integers (rows, cols)"
     try:
-        rows, cols = (int(s) for s in object_shape)
-    except (TypeError, ValueError) as exc:
-        msg = f"object_shape must be two positive integers (rows, cols), got {object_shape!r}"
-        raise QualityInputError(msg) from exc
+        rows, cols = check_shape(object_shape, "object_shape", ndim=2)
+    except QualityInputError:
+        msg = f"object_shape must be {want}, got {describe(object_shape)}"
+        raise QualityInputError(msg) from None
     if rows <= 0 or cols <= 0:
         msg = f"object_shape must be two positive integers (rows, cols), got {object_shape!r}"
         raise QualityInputError(msg)
     return rows, cols
 
 
+def _real_vector(value: object, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be a 1-D array of patch centres, got {describe(value)}: {exc}"
+        raise QualityInputError(msg) from exc
+    if arr.dtype.kind not in "iuf":
+        msg = f"{name} must be a real numeric array of patch centres, got dtype {arr.dtype}"
+        raise QualityInputError(msg)
+    return arr.astype(np.float64)
+
+
 def _coords(
     xcoords: npt.ArrayLike, ycoords: npt.ArrayLike, n: int | None
 ) -> tuple[np.ndarray, ...]:
-    xs = np.asarray(xcoords, dtype=np.float64)
-    ys = np.asarray(ycoords, dtype=np.float64)
+    xs, ys = _real_vector(xcoords, "xcoords"), _real_vector(ycoords, "ycoords")
     n = xs.size if n is None else n
     for name, c in (("xcoords", xs), ("ycoords", ys)):
         if c.shape != (n,):
@@ -110,15 +122,7 @@ def mask_from_weight(wsum: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def _check_fraction(fraction: float) -> float:
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)):
-        msg = (
-            f"fraction must be a real number in [0, 1], got {type(fraction).__name__}: {fraction!r}"
-        )
-        raise QualityInputError(msg)
-    if not 0.0 <= float(fraction) <= 1.0:
-        msg = f"fraction must lie in [0, 1], got {fraction!r}"
-        raise QualityInputError(msg)
-    return float(fraction)
+    return check_real(fraction, "fraction", lo=0.0, hi=1.0)
 
 
 def scan_mask(
@@ -155,6 +159,14 @@ def scan_mask(
     ((128, 128), True)
     """
     frac = _check_fraction(fraction)
+    if data is not None and not all(
+        hasattr(data, key) for key in ("xcoords", "ycoords", "probe", "obj")
+    ):
+        msg = (
+            f"data must be a PtychoData (from load_fixture or load_ptycho_npz) or None, "
+            f"got {describe(data)}"
+        )
+        raise QualityInputError(msg)
     if data is not None:
         if any(v is not None for v in (xcoords, ycoords, probe, object_shape)):
             msg = "scan_mask: pass either data or xcoords/ycoords/probe/object_shape, not both"
@@ -169,6 +181,9 @@ def scan_mask(
         msg = "scan_mask needs data, or all of xcoords, ycoords, probe and object_shape"
         raise QualityInputError(msg)
     p = np.asarray(probe)
+    if p.dtype.kind not in "biufc":
+        msg = f"probe must be a numeric array, got {describe(probe)}"
+        raise QualityInputError(msg)
     if p.ndim != 2 or p.shape[0] != p.shape[1]:
         msg = f"probe must be a square 2-D array, got shape {p.shape}"
         raise QualityInputError(msg)

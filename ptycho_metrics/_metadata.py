@@ -88,7 +88,8 @@ METRICS: dict[str, MetricInfo] = {
             "amplitude_scale_error",
             "lower",
             "1",
-            "| |s| - 1 | for the least-squares complex scale s mapping recon onto truth",
+            "|ln s|, s = |sum O O_gt*| / sum |O_gt|^2 (recon regressed on truth): symmetric "
+            "(k and 1/k score the same), unbiased under zero-mean noise in recon",
         ),
         _info(
             "epochs_to_amplitude_ssim_0p95",
@@ -112,9 +113,9 @@ def metric_direction(name: str) -> Direction:
     QualityInputError
         When ``name`` is not a known metric; the message lists the known ones.
     """
-    try:
-        return METRICS[name].direction
-    except KeyError:
+    info = METRICS.get(name) if isinstance(name, str) else None
+    if info is None:
         known = ", ".join(sorted(METRICS))
-        msg = f"metric name must be one of {known}; got {name!r}"
-        raise QualityInputError(msg) from None
+        msg = f"metric name must be one of {known}; got {name!r} ({type(name).__name__})"
+        raise QualityInputError(msg)
+    return info.direction

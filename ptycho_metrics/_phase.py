@@ -10,12 +10,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from skimage.restoration import unwrap_phase
 
-from ._checks import QualityInputError, as_complex_2d, as_real_2d, check_same_shape
+from ._checks import (
+    REAL_AS,
+    QualityInputError,
+    as_object_2d,
+    as_real_2d,
+    check_bool,
+    check_choice,
+    check_finite,
+    check_same_shape,
+    combine_keep,
+    describe,
+    peak_component,
+    power_of_two_unit,
+    unmasked,
+)
 
 __all__ = ["PhaseError", "phase_error", "unwrap"]
 
@@ -74,14 +89,23 @@ class PhaseError:
     residual: np.ndarray = field(repr=False, compare=False)
 
 
-def as_mask(mask: npt.ArrayLike | None, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
-    """Return ``mask`` as a boolean array of ``shape`` (all True for None), or raise."""
+def as_mask(mask: Any, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
+    """Return ``mask`` as a boolean array of ``shape`` (all True for None), or raise.
+
+    A numpy.ma.MaskedArray given as the mask counts its masked entries as False.
+    """
     if mask is None:
         return np.ones(shape, dtype=bool)
-    arr = np.asarray(mask)
+    if isinstance(mask, np.ma.MaskedArray):
+        mask = mask.filled(False)
+    try:
+        arr = np.asarray(mask)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be a boolean array, got {describe(mask)}: {exc}"
+        raise QualityInputError(msg) from exc
     if arr.dtype != bool:
         if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-            msg = f"{name} must be a boolean array, got dtype {arr.dtype}"
+            msg = f"{name} must be a boolean array, got {describe(mask)}"
             raise QualityInputError(msg)
         values = np.unique(arr)
         if not np.isin(values, (0, 1)).all():
@@ -191,32 +215,66 @@ def unwrap(phase: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarra
     return out, residues
 
 
+def power_of_two_scale(a: np.ndarray, where: np.ndarray | None = None) -> float:
+    """:func:`power_of_two_unit` of ``max |a|`` inside ``where``.
+
+    So that products such as ``recon * conj(truth)`` neither overflow nor
+    underflow for 1e+-200 inputs; ordinary data are left as they are.
+    """
+    values = a if where is None or where.all() else a[where]
+    return power_of_two_unit(peak_component(values) if values.size else 0.0)
+
+
+def _normalised(a: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+    scale = power_of_two_scale(a, where)
+    return a if scale == 1.0 else a * (1.0 / scale)
+
+
 def _residual_phasor(
-    recon: npt.ArrayLike, truth: npt.ArrayLike
+    recon: Any, truth: Any, keep: np.ndarray | None, real_as: str | None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``recon * conj(truth)`` (or ``exp(i (recon - truth))`` for phase maps), default weights."""
-    if np.iscomplexobj(recon) or np.iscomplexobj(truth):
-        r = as_complex_2d(recon, "recon")
-        t = as_complex_2d(truth, "truth")
+    if real_as is not None or np.iscomplexobj(recon) or np.iscomplexobj(truth):
+        r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
+        t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
         check_same_shape(r, t, ("recon", "truth"))
+        for name, arr in (("recon", r), ("truth", t)):
+            inside = arr if keep is None else arr[keep]
+            if not inside.any():
+                msg = (
+                    f"{name} must not be zero everywhere inside mask: its phase is undefined "
+                    f"there, got all zeros in {inside.size} pixels"
+                )
+                raise QualityInputError(msg)
+        r, t = _normalised(r, keep), _normalised(t, keep)
         u = np.conj(t)
         u *= r
         return u, np.abs(t)
-    rp = as_real_2d(recon, "recon")
-    tp = as_real_2d(truth, "truth")
+    rp = as_real_2d(recon, "recon", where=keep)
+    tp = as_real_2d(truth, "truth", where=keep)
     check_same_shape(rp, tp, ("recon", "truth"))
     return np.exp(1j * (rp - tp)), None
 
 
-def _as_weights(weights: npt.ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
-    w = as_real_2d(weights, "weights")
+def _shape_of(x: Any, name: str) -> tuple[int, ...]:
+    """Shape of an array argument before its full check (which names it on failure)."""
+    try:
+        return tuple(np.shape(x))
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be convertible to a numeric array, got {describe(x)}: {exc}"
+        raise QualityInputError(msg) from exc
+
+
+def _as_weights(weights: Any, shape: tuple[int, ...], keep: np.ndarray) -> np.ndarray:
+    w = as_real_2d(unmasked(weights, "weights", accepts_mask=False)[0], "weights", finite=False)
     if w.shape != shape:
         msg = f"weights must have the images' shape {shape}, got {w.shape}"
         raise QualityInputError(msg)
-    if w.min() < 0:
-        msg = f"weights must be >= 0, got min {w.min():.6g}"
+    w = check_finite(w, "weights", keep)
+    if w[keep].min() < 0:
+        msg = f"weights must be >= 0, got min {w[keep].min():.6g}"
         raise QualityInputError(msg)
-    return w
+    return _normalised(w, keep)
 
 
 def _wls_plane(
@@ -256,6 +314,7 @@ def phase_error(
     remove_offset: bool = True,
     remove_ramp: bool = True,
     mask: npt.ArrayLike | None = None,
+    real_as: Literal["amplitude", "phase"] | None = None,
 ) -> PhaseError:
     r"""Unwrapped phase error of a reconstruction after offset and ramp removal.
 
@@ -265,8 +324,9 @@ def phase_error(
         Complex 2-D objects (the residual is ``angle(recon * conj(truth))``),
         or, when both are real, phase maps in radians (any range; the
         residual is ``recon - truth`` wrapped). A real and a complex input
-        together are compared as complex objects (the real one has phase 0
-        or pi).
+        together are refused unless ``real_as`` says what the real one is.
+        The masked pixels of a :class:`numpy.ma.MaskedArray` are excluded
+        as if by ``mask``.
     weights : array_like, optional
         Non-negative weights of the offset/ramp fit, shape of the images.
         Default: ``abs(truth)`` for complex inputs (the truth, not the
@@ -277,7 +337,12 @@ def phase_error(
         squares). With ``remove_offset=False`` the unwrapped residual is
         placed so that its weighted mean lies in [-pi, pi).
     mask : array_like of bool, optional
-        Pixels to fit and compare (default: all).
+        Pixels to fit and compare (default: all). NaN/Inf outside it are
+        allowed and never used.
+    real_as : {"amplitude", "phase"}, optional
+        What a real input is when it is compared with a complex object (or
+        to force the interpretation of two real ones): ``"amplitude"`` (a
+        modulus >= 0, phase 0) or ``"phase"`` (radians, unit modulus).
 
     Returns
     -------
@@ -289,8 +354,10 @@ def phase_error(
     Raises
     ------
     QualityInputError
-        Non-2-D, non-finite, mismatched inputs, bad weights or mask, or zero
-        total weight inside the mask.
+        Non-2-D, non-finite (inside the mask), mismatched inputs, a real
+        input with a complex one and no ``real_as``, a complex input that is
+        zero everywhere inside the mask (no phase), non-bool flags, bad
+        weights or mask, or zero total weight inside the mask.
 
     Notes
     -----
@@ -329,11 +396,26 @@ def phase_error(
     >>> round(phase_error(recon, truth).rmse, 12)
     0.0
     """
-    u, default_w = _residual_phasor(recon, truth)
-    m = as_mask(mask, u.shape)
+    remove_offset = check_bool(remove_offset, "remove_offset")
+    remove_ramp = check_bool(remove_ramp, "remove_ramp")
+    check_choice(real_as, "real_as", (*REAL_AS, None))
+    recon, r_keep = unmasked(recon, "recon", accepts_mask=True)
+    truth, t_keep = unmasked(truth, "truth", accepts_mask=True)
+    shape = _shape_of(truth, "truth")
+    r_shape = _shape_of(recon, "recon")
+    if len(shape) == len(r_shape) == 2 and shape != r_shape:
+        msg = f"recon and truth must have the same shape, got {r_shape} and {shape}"
+        raise QualityInputError(msg)
+    given = None if mask is None else as_mask(mask, shape) if len(shape) == 2 else None
+    keep = combine_keep(given, r_keep, t_keep)
+    if keep is not None and not keep.any():
+        msg = "mask and the numpy.ma masks of recon and truth must leave a pixel, got none"
+        raise QualityInputError(msg)
+    u, default_w = _residual_phasor(recon, truth, keep, real_as)
+    m = as_mask(keep if keep is not None else mask, u.shape)
     full = bool(m.all())
     if weights is not None:
-        w = _as_weights(weights, u.shape)
+        w = _as_weights(weights, u.shape, m)
     else:
         w = default_w if default_w is not None else np.ones(u.shape)
     if not full:

@@ -12,18 +12,40 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 from . import _align
 from ._align import bounding_box
-from ._checks import QualityInputError, as_complex_2d, check_reconstruction, check_same_shape
-from ._frc import Criterion, FRCResult, frc
+from ._checks import (
+    REAL_AS,
+    QualityInputError,
+    as_object_2d,
+    check_bool,
+    check_choice,
+    check_int,
+    check_path,
+    check_real,
+    check_same_shape,
+    combine_keep,
+    degeneracy,
+    unmasked,
+)
+from ._frc import Criterion, FRCResult, check_pixel_size, frc
 from ._metadata import EVALUATE_METRICS, METRICS
-from ._phase import as_mask, phase_error, unwrap
-from ._ssim import MS_SSIM_WEIGHTS, ms_ssim, psnr, ssim
+from ._phase import _shape_of, as_mask, phase_error, power_of_two_scale, unwrap
+from ._ssim import (
+    GAUSSIAN_WIN_SIZE,
+    MS_SSIM_WEIGHTS,
+    UNIFORM_WIN_SIZE,
+    check_weights,
+    ms_ssim,
+    psnr,
+    ssim,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -140,6 +162,8 @@ class QualityReport:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as strict JSON (NaN and infinity written as null)."""
+        if indent is not None:
+            indent = check_int(indent, "indent", minimum=0, expected="an integer >= 0 or None")
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def format_table(self) -> str:
@@ -162,13 +186,14 @@ class QualityReport:
         except ImportError as exc:
             msg = "QualityReport.plot needs matplotlib (pip install matplotlib)"
             raise ImportError(msg) from exc
+        target = None if isinstance(path_or_fig, Figure) else check_path(path_or_fig, "path_or_fig")
         fig = path_or_fig if isinstance(path_or_fig, Figure) else Figure(figsize=(10, 4))
         ax_frc, ax_text = fig.subplots(1, 2)
         self.frc.plot(ax_frc)
         ax_text.axis("off")
         ax_text.text(0.0, 1.0, self.format_table(), family="monospace", va="top", fontsize=7)
-        if not isinstance(path_or_fig, Figure):
-            fig.savefig(path_or_fig)
+        if target is not None:
+            fig.savefig(target)
         return fig
 
 
@@ -251,7 +276,9 @@ def _real_pair_metrics(
     rv = recon[region] if not full_box else recon.ravel()
     data_range = _range(tv)
     flat = f"the truth's {kind} is constant in the region (data_range 0 up to rounding)"
-    out.set(f"{kind}_pearson", _pearson(tv, rv) if data_range > 0 else math.nan, flat)
+    why = flat if data_range == 0 else f"recon's {kind} is constant in the region"
+    pearson = _pearson(tv, rv) if data_range > 0 and _range(rv) > 0 else math.nan
+    out.set(f"{kind}_pearson", pearson, why)
     if kind == "amplitude":
         diff = np.abs(tv - rv)
         out.set("amplitude_mae", float(diff.mean()))
@@ -316,16 +343,17 @@ def _fitting_ms_ssim_weights(short_side: int) -> tuple[float, ...]:
     return tuple(w / sum(kept) for w in kept)
 
 
-def _frc_metrics(out: _Collector, result: FRCResult) -> None:
+def _frc_metrics(out: _Collector, result: FRCResult, no_power: str = "") -> None:
+    """FRC crossings and mean; ``no_power`` names the constant image when there is one."""
     criteria: tuple[tuple[str, Criterion], ...] = (("frc_0p5", 0.5), ("frc_half_bit", "half-bit"))
     for key, criterion in criteria:
         res = result.resolution(criterion)
-        out.set(key, res.frequency, res.reason)
+        out.set(key, res.frequency, no_power or res.reason)
     # The crossings are NaN for a reconstruction good up to Nyquist (common against a
     # noise-free truth); the mean over the rings beyond DC is always defined.
-    rings = (result.frequency > 0) & np.isfinite(result.correlation)
+    rings = (result.frequency > 0) & np.isfinite(result.correlation)  # none if constant
     mean = float(result.correlation[rings].mean()) if rings.any() else math.nan
-    out.set("frc_mean", mean, "no ring beyond DC has power in both images")
+    out.set("frc_mean", mean, no_power or "no ring beyond DC has power in both images")
 
 
 def evaluate(
@@ -340,16 +368,19 @@ def evaluate(
     scale: _align.ScaleMode | None = "complex",
     max_shift: float | None = None,
     ms_ssim_weights: Sequence[float] | None = None,
+    real_as: Literal["amplitude", "phase"] | None = None,
 ) -> QualityReport:
     r"""Check, align and measure a reconstruction against its ground truth.
 
     Parameters
     ----------
     recon, truth : array_like
-        Complex 2-D objects of the same shape (real input is promoted to
-        complex). Checked with :func:`check_reconstruction`.
+        Complex 2-D objects of the same shape (a real array needs
+        ``real_as``). The masked pixels of a :class:`numpy.ma.MaskedArray`
+        are excluded as if by ``mask``.
     mask : array_like of bool, optional
         Pixels of the truth's frame to compare (e.g. the scanned area).
+        NaN/Inf outside it are allowed and never compared.
     align : bool
         Remove shift, ramp, global phase and scale with :func:`align` first.
         With False the reconstruction is compared as given, except that
@@ -363,6 +394,9 @@ def evaluate(
         the compared box's short side is >= 161 px, otherwise the first M
         of them that fit (``10 * 2**(M - 1) + 1`` px), renormalised to sum 1,
         with a note saying so (the 128-px fixtures get M = 4 at most).
+    real_as : {"amplitude", "phase"}, optional
+        What a real ``recon`` or ``truth`` is: a modulus (phase 0) or a phase
+        map in radians (unit modulus). Without it a real array is refused.
 
     Returns
     -------
@@ -407,10 +441,16 @@ def evaluate(
     either axis, adds a note: a reconstruction on another grid, or a real
     array saved as the object, registers that way.
 
-    *Scale.* ``amplitude_scale_error`` is :math:`\big||\alpha| - 1\big|`
-    for the least-squares complex factor
-    :math:`\alpha = \sum O^* O_{gt} / \sum |O|^2` that maps the
-    (registered, de-ramped, unscaled) reconstruction onto the truth.
+    *Scale.* ``amplitude_scale_error`` is :math:`|\ln s|` with
+    :math:`s = |\sum O\,O_{gt}^*| / \sum |O_{gt}|^2`, the (registered,
+    de-ramped, unscaled) reconstruction regressed on the truth: symmetric
+    (a factor k and 1/k score the same) and unbiased under zero-mean noise
+    in the reconstruction; inf for a zero reconstruction.
+
+    *Degenerate inputs.* A zero or constant reconstruction or truth is
+    compared without alignment (a note says which); metrics undefined for
+    it (phases of a zero array, FRC and correlations of a constant one) are
+    NaN with a note naming that array.
 
     References
     ----------
@@ -428,9 +468,30 @@ def evaluate(
     >>> round(report.metrics["amplitude_ssim"], 9), round(report.metrics["phase_rmse"], 9)
     (1.0, 0.0)
     """
-    r, t, m = _checked_inputs(recon, truth, mask)
+    align = check_bool(align, "align")
+    check_pixel_size(pixel_size, pixel_unit)
+    upsample_factor = check_int(upsample_factor, "upsample_factor", minimum=1)
+    check_choice(scale, "scale", ("complex", "amplitude", None))
+    if max_shift is not None:
+        check_real(max_shift, "max_shift", lo=0.0, expected="a positive finite number or None")
+    if ms_ssim_weights is not None:
+        check_weights(ms_ssim_weights, "ms_ssim_weights")
+    check_choice(real_as, "real_as", (*REAL_AS, None))
+    r, t, m = _checked_inputs(recon, truth, mask, real_as)
+    # Scale-free metrics are computed in units of a power of two of the truth (exact),
+    # so 1e+-200 objects neither overflow nor underflow; MAE/RMSE are scaled back.
+    unit = power_of_two_scale(t, m)
+    if unit != 1.0:
+        r, t = r * (1.0 / unit), t * (1.0 / unit)
     out = _Collector()
-    if align:
+    states = {"recon": _degenerate(r, m), "truth": _degenerate(t, m)}
+    stuck = [f"{name} is {state}" for name, state in states.items() if state]
+    if align and stuck:
+        out.notes.append(
+            f"alignment skipped: {' and '.join(stuck)} inside the compared pixels, so there "
+            f"is no structure to register; compared as given"
+        )
+    if align and not stuck:
         al = _align.align(
             r, t, mask=m, upsample_factor=upsample_factor, scale=scale, max_shift=max_shift
         )
@@ -441,7 +502,7 @@ def evaluate(
         aligned, region, params = r, m, None
         modulus = _complex_scale(r, t, m)
     del r
-    out.set("amplitude_scale_error", abs(modulus - 1.0), "the reconstruction is zero in the region")
+    _scale_error(out, modulus)
 
     box = bounding_box(region)
     a, tb, reg = aligned[box], t[box], region[box]
@@ -449,6 +510,8 @@ def evaluate(
         note = _shift_note(params["shift"], (int(reg.shape[0]), int(reg.shape[1])))
         out.notes.extend([note] if note else [])
     del aligned
+    masked_input = isinstance(recon, np.ma.MaskedArray) or isinstance(truth, np.ma.MaskedArray)
+    _check_region_fits(reg, given_mask=mask is not None or masked_input)
     full_box = bool(reg.all())
     if not full_box:
         out.notes.append(
@@ -458,25 +521,35 @@ def evaluate(
     fourier = frc(
         a if full_box else np.where(reg, a, tb), tb, pixel_size=pixel_size, pixel_unit=pixel_unit
     )
-    _frc_metrics(out, fourier)
-    perr = phase_error(a, tb, mask=reg)
-    out.set("phase_mae", perr.mae)
-    out.set("phase_rmse", perr.rmse)
-    out.set("phase_max", perr.max)
+    _frc_metrics(out, fourier, _no_power(a, tb, reg))
+    undefined = [n for n, state in states.items() if state == "zero"]
+    if undefined:
+        perr = None
+        name = undefined[0]
+        why = f"the phase of {name} is undefined: {name} is zero everywhere in the region"
+        for key in ("phase_mae", "phase_rmse", "phase_max"):
+            out.set(key, math.nan, why)
+    else:
+        perr = phase_error(a, tb, mask=reg)
+        out.set("phase_mae", perr.mae)
+        out.set("phase_rmse", perr.rmse)
+        out.set("phase_max", perr.max)
 
     t_amp = np.abs(tb)
     r_amp = np.abs(a) if full_box else np.where(reg, np.abs(a), t_amp)
     del a
     _real_pair_metrics(out, "amplitude", t_amp, r_amp, reg, full_box, ms_ssim_weights)
     del t_amp, r_amp
-    t_phase, residues = _continuous_truth_phase(tb, reg)
-    for name, count in (("the truth's phase", residues), ("the residual phase", perr.residues)):
-        if count:
-            out.notes.append(
-                f"{name} has {count} residues in the compared box: its unwrapping depends on "
-                f"the path there (noise or vacuum?); pass a mask of the object support"
-            )
-    _real_pair_metrics(out, "phase", t_phase, t_phase + perr.residual, reg, full_box)
+    if unit != 1.0:
+        out.metrics["amplitude_mae"] *= unit
+        out.metrics["amplitude_rmse"] *= unit
+    if perr is None:
+        for key in ("phase_ssim", "phase_pearson"):
+            out.set(key, math.nan, why)
+    else:
+        t_phase, residues = _continuous_truth_phase(tb, reg)
+        _residue_notes(out, residues, perr.residues, given_mask=mask is not None or masked_input)
+        _real_pair_metrics(out, "phase", t_phase, t_phase + perr.residual, reg, full_box)
 
     return QualityReport(
         metrics={key: out.metrics[key] for key in EVALUATE_METRICS},
@@ -489,22 +562,109 @@ def evaluate(
     )
 
 
+def _degenerate(obj: np.ndarray, mask: np.ndarray) -> str:
+    """``"zero"`` or ``"constant"`` if ``obj`` is so inside ``mask`` (to rounding), else ``""``."""
+    return degeneracy(obj if mask.all() else obj[mask], FLAT_RELATIVE_RANGE)
+
+
+def _no_power(a: np.ndarray, tb: np.ndarray, reg: np.ndarray) -> str:
+    """Which image has no power beyond DC in the compared box (constant there), if any."""
+    for name, image in (("recon", a), ("truth", tb)):
+        if _degenerate(image, reg):
+            return f"{name} is constant in the compared box, so it has no power beyond DC"
+    return ""
+
+
+def _scale_error(out: _Collector, modulus: float) -> None:
+    """``amplitude_scale_error = |ln s|``: symmetric (k and 1/k score the same)."""
+    if math.isnan(modulus):
+        out.set("amplitude_scale_error", math.nan, "truth is zero in the region: no scale")
+        return
+    if modulus == 0.0 or math.isinf(modulus):
+        out.metrics["amplitude_scale_error"] = math.inf
+        out.notes.append(
+            "amplitude_scale_error is inf: recon is zero (or uncorrelated with truth) in "
+            "the region, so no finite scale maps it onto the truth"
+        )
+        return
+    out.set("amplitude_scale_error", abs(math.log(modulus)))
+
+
+def _check_region_fits(reg: np.ndarray, *, given_mask: bool) -> None:
+    """Raise, in the caller's terms, when the compared region is too small for a metric."""
+    win = UNIFORM_WIN_SIZE
+    fits = min(reg.shape) >= win
+    if fits and not reg.all():
+        inside = ndimage.minimum_filter(reg.view(np.uint8), size=win, mode="constant", cval=0)
+        fits = bool(inside.any())
+    if fits:
+        return
+    where = "mask" if given_mask else "recon and truth"
+    msg = (
+        f"{where} must leave a compared region holding a {win}x{win} square (after the "
+        f"edges wrapped by the alignment shift are excluded): amplitude_ssim and phase_ssim "
+        f"need one {win}x{win} window entirely inside it (frc a {4}x{4} box, "
+        f"amplitude_ms_ssim {GAUSSIAN_WIN_SIZE}x{GAUSSIAN_WIN_SIZE} for one scale), got "
+        f"{int(np.count_nonzero(reg))} pixels in a {reg.shape[0]}x{reg.shape[1]} box"
+    )
+    raise QualityInputError(msg)
+
+
+def _residue_notes(
+    out: _Collector, truth_residues: int, residual: int, *, given_mask: bool
+) -> None:
+    for name, count in (("the truth's phase", truth_residues), ("the residual phase", residual)):
+        if not count:
+            continue
+        if given_mask:
+            advice = (
+                "the given mask includes pixels without a reliable phase (noise or vacuum?): "
+                "tighten it to the object support"
+            )
+        else:
+            advice = "noise or vacuum?; pass a mask of the object support"
+        out.notes.append(
+            f"{name} has {count} residues in the compared box: its unwrapping depends on "
+            f"the path there ({advice})"
+        )
+
+
 def _checked_inputs(
-    recon: npt.ArrayLike, truth: npt.ArrayLike, mask: npt.ArrayLike | None
+    recon: Any, truth: Any, mask: Any, real_as: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """recon and truth as complex128 (checked, same shape) and the boolean mask."""
-    # Convert once (a copy only for other dtypes), then check the converted arrays:
-    # the same messages without converting complex64 input twice.
-    r = as_complex_2d(recon, "recon", finite=False)
-    t = as_complex_2d(truth, "truth", finite=False)
-    check_reconstruction(r, name="recon")
-    check_reconstruction(t, name="truth")
+    """recon and truth as complex128 (checked, same shape) and the boolean mask.
+
+    numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf are
+    allowed outside it (set to 0 in a copy, never compared).
+    """
+    recon, r_keep = unmasked(recon, "recon", accepts_mask=True)
+    truth, t_keep = unmasked(truth, "truth", accepts_mask=True)
+    shape, r_shape = _shape_of(truth, "truth"), _shape_of(recon, "recon")
+    if len(shape) == len(r_shape) == 2 and shape != r_shape:
+        msg = f"recon and truth must have the same shape, got {r_shape} and {shape}"
+        raise QualityInputError(msg)
+    given = None if mask is None or len(shape) != 2 else as_mask(mask, shape)
+    keep = combine_keep(given, r_keep, t_keep)
+    if keep is not None and not keep.any():
+        msg = "mask and the numpy.ma masks of recon and truth must leave a pixel, got none"
+        raise QualityInputError(msg)
+    r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
+    t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
     check_same_shape(r, t, ("recon", "truth"))
-    return r, t, as_mask(mask, t.shape)
+    return r, t, as_mask(keep if keep is not None else mask, t.shape)
 
 
 def _complex_scale(recon: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:
-    """``|alpha|`` of the least-squares complex factor recon -> truth; NaN for a zero recon."""
-    within = recon if region.all() else np.where(region, recon, 0)
-    power = np.vdot(within, within).real
-    return abs(np.vdot(within, truth)) / power if power > 0 else math.nan
+    """``1 / |beta|``, beta = sum recon truth* / sum |truth|^2 (recon regressed on truth).
+
+    Unbiased under zero-mean noise in recon (the noise power never enters);
+    inf for a zero recon, NaN for a zero truth.
+    """
+    full = region.all()
+    r_in = recon if full else np.where(region, recon, 0)
+    t_in = truth if full else np.where(region, truth, 0)
+    power = np.vdot(t_in, t_in).real
+    cross = abs(np.vdot(t_in, r_in))
+    if power == 0:
+        return math.nan
+    return power / cross if cross > 0 else math.inf

@@ -14,7 +14,7 @@ Conventions are stated once here and in ``docs/metrics.md``:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,8 +25,15 @@ from ._checks import (
     as_real_2d,
     check_choice,
     check_data_range,
-    check_positive,
+    check_finite,
+    check_int,
+    check_real,
     check_same_shape,
+    combine_keep,
+    describe,
+    peak_component,
+    power_of_two_unit,
+    unmasked,
 )
 
 __all__ = ["ms_ssim", "psnr", "ssim"]
@@ -58,13 +65,12 @@ def _window_size(window: Window, win_size: int | None) -> int:
         return GAUSSIAN_WIN_SIZE
     if win_size is None:
         return UNIFORM_WIN_SIZE
-    if isinstance(win_size, bool) or not isinstance(win_size, (int, np.integer)):
-        msg = f"win_size must be an odd integer >= 3, got {win_size!r}"
+    want = "an odd integer >= 3"
+    size = check_int(win_size, "win_size", minimum=3, expected=want)
+    if size % 2 == 0:
+        msg = f"win_size must be {want}, got {size}"
         raise QualityInputError(msg)
-    if win_size < 3 or win_size % 2 == 0:
-        msg = f"win_size must be an odd integer >= 3, got {win_size}"
-        raise QualityInputError(msg)
-    return int(win_size)
+    return size
 
 
 def _check_fits(shape: tuple[int, ...], win: int, names: str) -> None:
@@ -81,6 +87,47 @@ def _pair(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     ya = as_real_2d(y, "y")
     check_same_shape(xa, ya, ("x", "y"))
     return xa, ya
+
+
+#: Largest |value| / data_range the SSIM arithmetic takes: its squares stay far from
+#: float64 overflow (1.8e308) and products of two such values too.
+MAX_RELATIVE_MAGNITUDE = 1e150
+
+
+def _normalised(
+    xa: np.ndarray, ya: np.ndarray, data_range: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``x``, ``y`` and ``data_range`` divided by :func:`power_of_two_unit` of the range.
+
+    SSIM and PSNR are invariant under scaling all three together, and scaling
+    by a power of two is exact in floating point, so the result equals that of
+    ordinary data while values near 1e+-200 no longer overflow or underflow in
+    the squares (``C1 = (k1 L)^2`` raised OverflowError at L = 1e200).
+    """
+    unit = power_of_two_unit(data_range)
+    if unit != 1.0:
+        xa, ya = xa * (1.0 / unit), ya * (1.0 / unit)
+        data_range /= unit
+    peak = max(peak_component(xa), peak_component(ya))
+    if peak > MAX_RELATIVE_MAGNITUDE * data_range:
+        msg = (
+            f"data_range must be at least {1 / MAX_RELATIVE_MAGNITUDE:.0e} times the largest "
+            f"|x|, |y| (the squares of x / data_range would overflow float64), got "
+            f"data_range {data_range * unit:.6g} for max |x|, |y| = {peak * unit:.6g}"
+        )
+        raise QualityInputError(msg)
+    return xa, ya, data_range
+
+
+def _check_k(value: object, name: str) -> float:
+    # Wang et al. use K1 = 0.01, K2 = 0.03; a constant of order 1 or more would swamp
+    # the statistics (and (K L)^2 overflowed for K = 1e154).
+    return check_real(value, name, lo=0.0, hi=1.0, lo_open=True)
+
+
+def _plain(x: npt.ArrayLike, name: str) -> npt.ArrayLike:
+    """``x`` with a numpy.ma mask refused (no mask argument to honour it)."""
+    return unmasked(x, name, accepts_mask=False)[0]
 
 
 def _ssim_parts(
@@ -195,19 +242,24 @@ def _valid_mean(smap: np.ndarray, pad: int, mask: np.ndarray | None, win: int) -
     inside = ndimage.minimum_filter(mask.view(np.uint8), size=win, mode="constant", cval=0)
     count = int(np.count_nonzero(inside))
     if count == 0:
+        n_true = int(np.count_nonzero(mask))
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        box = f"{rows[-1] - rows[0] + 1}x{cols[-1] - cols[0] + 1}" if n_true else "0x0"
         msg = (
-            f"mask has no pixel whose full {win}x{win} SSIM window lies inside it "
-            f"({int(np.count_nonzero(mask))} True pixels); the masked region must "
-            f"contain at least one {win}x{win} square"
+            f"mask must contain at least one {win}x{win} square of True pixels (the "
+            f"SSIM window must lie entirely inside it), got {n_true} True pixels in a "
+            f"{box} bounding box with no full window"
         )
         raise QualityInputError(msg)
     return float(smap[inside.view(bool)].mean(dtype=np.float64))
 
 
-def _check_mask(mask: npt.ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
+def _check_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+    if isinstance(mask, np.ma.MaskedArray):
+        mask = mask.filled(False)
     arr = np.asarray(mask)
     if arr.dtype != np.bool_:
-        msg = f"mask must be a boolean array, got dtype {arr.dtype}"
+        msg = f"mask must be a boolean array, got {describe(mask)}"
         raise QualityInputError(msg)
     if arr.shape != shape:
         msg = f"mask must have the shape of x and y {shape}, got {arr.shape}"
@@ -247,9 +299,11 @@ def ssim(
         Stabilising constants, :math:`C_1 = (k_1 L)^2`, :math:`C_2 = (k_2 L)^2`.
     mask : array_like of bool, optional
         Average only over pixels whose whole window lies inside ``mask``, so
-        pixels outside it never influence the result. Without a mask, pixels
-        within (win - 1) // 2 of the edge are excluded (scikit-image's crop);
-        an all-True mask gives the same value.
+        pixels outside it never influence the result (NaN/Inf there are
+        allowed). Without a mask, pixels within (win - 1) // 2 of the edge
+        are excluded (scikit-image's crop); an all-True mask gives the same
+        value. The masked pixels of :class:`numpy.ma.MaskedArray` inputs are
+        excluded the same way.
 
     Returns
     -------
@@ -293,24 +347,42 @@ def ssim(
     >>> ssim(x, x, data_range=1.0)
     1.0
     """
-    xa, ya = _pair(x, y)
-    rng = check_data_range(data_range)
-    k1 = check_positive(k1, "k1")
-    k2 = check_positive(k2, "k2")
+    xd, x_keep = unmasked(x, "x", accepts_mask=True)
+    yd, y_keep = unmasked(y, "y", accepts_mask=True)
+    xa = as_real_2d(xd, "x", finite=False)
+    ya = as_real_2d(yd, "y", finite=False)
+    check_same_shape(xa, ya, ("x", "y"))
     mask_arr = None if mask is None else _check_mask(mask, xa.shape)
-    smap, pad = _ssim_map(xa, ya, data_range=rng, window=window, win_size=win_size, k1=k1, k2=k2)
-    return _valid_mean(smap, pad, mask_arr, 2 * pad + 1)
+    # numpy.ma masks of x and y are honoured like mask; NaN/Inf outside them are excluded.
+    keep = combine_keep(mask_arr, x_keep, y_keep)
+    xa, ya = check_finite(xa, "x", keep), check_finite(ya, "y", keep)
+    rng = check_data_range(data_range)
+    k1 = _check_k(k1, "k1")
+    k2 = _check_k(k2, "k2")
+    win = _window_size(window, win_size)
+    xa, ya, rng = _normalised(xa, ya, rng)
+    smap, pad = _ssim_map(xa, ya, data_range=rng, window=window, win_size=win, k1=k1, k2=k2)
+    return _valid_mean(smap, pad, keep, 2 * pad + 1)
 
 
-def _check_weights(weights: Sequence[float]) -> np.ndarray:
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"weights must be a sequence of numbers, got {weights!r}"
-        raise QualityInputError(msg) from exc
+def check_weights(weights: Any, name: str = "weights") -> np.ndarray:
+    """MS-SSIM exponents as a float64 vector, or raise naming ``name``."""
+    items = list(weights) if isinstance(weights, (Sequence, np.ndarray)) else None
+    if (
+        items is None
+        or isinstance(weights, (str, bytes))
+        or not all(
+            isinstance(v, (int, float, np.integer, np.floating))
+            and not isinstance(v, (bool, np.bool_))
+            for v in items
+        )
+    ):
+        msg = f"{name} must be a sequence of real numbers, got {describe(weights)}"
+        raise QualityInputError(msg)
+    w = np.asarray(items, dtype=np.float64)
     if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() == 0:
         msg = (
-            f"weights must be a non-empty 1-D sequence of finite numbers >= 0 with a "
+            f"{name} must be a non-empty 1-D sequence of finite numbers >= 0 with a "
             f"positive sum, got {weights!r}"
         )
         raise QualityInputError(msg)
@@ -405,11 +477,14 @@ def ms_ssim(
     >>> ms_ssim(x, x, data_range=1.0)
     1.0
     """
-    xa, ya = _pair(x, y)
+    xa, ya = _pair(_plain(x, "x"), _plain(y, "y"))
     rng = check_data_range(data_range)
-    w = _check_weights(weights)
-    c1 = (check_positive(k1, "k1") * rng) ** 2
-    c2 = (check_positive(k2, "k2") * rng) ** 2
+    w = check_weights(weights)
+    k1 = _check_k(k1, "k1")
+    k2 = _check_k(k2, "k2")
+    xa, ya, rng = _normalised(xa, ya, rng)
+    c1 = (k1 * rng) ** 2
+    c2 = (k2 * rng) ** 2
     need = _min_side(w.size, GAUSSIAN_WIN_SIZE)
     if min(xa.shape) < need:
         msg = (
@@ -477,8 +552,9 @@ def psnr(x: npt.ArrayLike, y: npt.ArrayLike, *, data_range: float) -> float:
     >>> round(psnr(np.zeros((4, 4)), np.full((4, 4), 0.1), data_range=1.0), 6)
     20.0
     """
-    xa, ya = _pair(x, y)
+    xa, ya = _pair(_plain(x, "x"), _plain(y, "y"))
     rng = check_data_range(data_range)
+    xa, ya, rng = _normalised(xa, ya, rng)
     diff = xa - ya
     mse = float(np.mean(diff * diff))
     if mse == 0.0:

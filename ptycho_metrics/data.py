@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_path, describe
 from ._errors import DataError, FixtureIntegrityError
 from .forward import check_scan, extract_patches, simulate_intensity
 from .geometry import NPZ_KEYS as GEOMETRY_KEYS
@@ -143,8 +144,9 @@ class PtychoData:
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Return the hex sha256 digest of a file's bytes (read in 1 MiB chunks)."""
+    file = check_path(path, "path")
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(file, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -153,6 +155,20 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 # --------------------------------------------------------------------------- loader
 
 _REQUIRED = ("probeGuess", "objectGuess", "xcoords", "ycoords")
+
+
+def _read_key(path: Path, loaded: Any, key: str) -> np.ndarray:
+    """One array of an open archive; an object (pickled) array is refused by its key."""
+    try:
+        return loaded[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        msg = (
+            f"{path}: key '{key}' holds a Python object array (it needs pickle, which is "
+            f"never loaded); save it as a numeric array"
+        )
+        raise DataError(msg) from exc
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -170,7 +186,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             arrays = None
             if isinstance(loaded, np.lib.npyio.NpzFile):
                 with loaded:
-                    arrays = {key: loaded[key] for key in loaded.files}
+                    arrays = {key: _read_key(path, loaded, key) for key in loaded.files}
+    except DataError:
+        raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
         msg = (
             f"{path}: not a readable .npz archive (truncated, corrupted or another "
@@ -354,7 +372,7 @@ def load_ptycho_npz(path: str | os.PathLike[str]) -> PtychoData:
     >>> data.diffraction.shape, data.probe.dtype
     ((169, 32, 32), dtype('complex64'))
     """
-    file = Path(path)
+    file = check_path(path, "path")
     raw = _read_npz(file)
     return _validate(file, raw, sha256_file(file))
 
@@ -414,6 +432,13 @@ def list_fixtures() -> list[str]:
     return [name.removesuffix(".npz") for name in _manifest(fixtures_dir())]
 
 
+def _fixture_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        msg = f"name must be a fixture name (a non-empty str, e.g. 'default'), got {describe(name)}"
+        raise DataError(msg)
+    return name
+
+
 def fixture_path(name: str = "default") -> Path:
     """Path of fixture ``name`` (with or without ``.npz``); it must be in the manifest.
 
@@ -422,12 +447,16 @@ def fixture_path(name: str = "default") -> Path:
     DataError
         If ``name`` is not in the manifest or the file is missing.
     """
+    name = _fixture_name(name)
     folder = fixtures_dir()
     file_name = name if name.endswith(".npz") else f"{name}.npz"
     entries = _manifest(folder)
     if file_name not in entries:
         known = ", ".join(repr(n.removesuffix(".npz")) for n in entries)
-        msg = f"unknown fixture {name!r}; the manifest in {folder} lists {known}"
+        msg = (
+            f"unknown fixture {name!r}; the manifest in {folder} lists {known}: name must be "
+            f"one of them, got {name!r}"
+        )
         raise DataError(msg)
     path = folder / file_name
     if not path.is_file():

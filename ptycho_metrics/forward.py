@@ -7,12 +7,44 @@ the result does not depend on the thread count.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
+from ._checks import QualityInputError, check_int, describe
 from ._errors import DataError
 
 __all__ = ["check_scan", "extract_patches", "simulate_intensity"]
+
+
+def _numeric(where: str, name: str, value: Any) -> np.ndarray:
+    """``value`` as a numeric array, or a DataError naming ``where`` and ``name``."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{where}: {name} must be a numeric array, got {describe(value)}: {exc}"
+        raise DataError(msg) from exc
+    if arr.dtype.kind not in "biufc":
+        msg = f"{where}: {name} must be a numeric array, got dtype {arr.dtype}"
+        raise DataError(msg)
+    return arr
+
+
+def _coordinates(where: str, name: str, value: Any) -> np.ndarray:
+    arr = _numeric(where, name, value)
+    if arr.dtype.kind == "c":
+        msg = f"{where}: {name} must be real, got dtype {arr.dtype}"
+        raise DataError(msg)
+    return arr.astype(np.float64)
+
+
+def _data_int(where: str, name: str, value: Any, want: str) -> int:
+    try:
+        return check_int(value, name, expected=want)
+    except QualityInputError as exc:
+        msg = f"{where}: {exc}"
+        raise DataError(msg) from None
 
 
 def check_scan(
@@ -73,15 +105,17 @@ def extract_patches(
         If ``obj`` is not 2-D, ``n`` is not a positive even integer, the
         coordinates are not integer-valued or a patch leaves the object.
     """
-    arr = np.asarray(obj)
+    arr = _numeric("extract_patches", "obj", obj)
     if arr.ndim != 2:
         msg = f"extract_patches: obj must be 2-D, got shape {arr.shape}"
         raise DataError(msg)
-    if int(n) != n or n <= 0 or n % 2:
-        msg = f"extract_patches: n must be a positive even integer, got {n!r}"
+    want = "a positive even integer"
+    n = _data_int("extract_patches", "n", n, want)
+    if n <= 0 or n % 2:
+        msg = f"extract_patches: n must be {want}, got {n!r}"
         raise DataError(msg)
-    xs = np.asarray(xcoords, dtype=np.float64)
-    ys = np.asarray(ycoords, dtype=np.float64)
+    xs = _coordinates("extract_patches", "xcoords", xcoords)
+    ys = _coordinates("extract_patches", "ycoords", ycoords)
     check_scan("extract_patches", arr.shape, int(n), xs, ys)
     half = int(n) // 2
     out = np.empty((xs.size, int(n), int(n)), dtype=arr.dtype)
@@ -133,10 +167,15 @@ def simulate_intensity(
     >>> float(simulate_intensity(probe, obj, [4.0], [4.0]).sum())
     16.0
     """
-    p = np.asarray(probe).astype(np.complex128)
+    p = _numeric("simulate_intensity", "probe", probe).astype(np.complex128)
     if p.ndim != 2 or p.shape[0] != p.shape[1]:
         msg = f"simulate_intensity: probe must be a square 2-D array, got shape {p.shape}"
         raise DataError(msg)
-    patches = extract_patches(np.asarray(obj).astype(np.complex128), xcoords, ycoords, p.shape[0])
+    o = _numeric("simulate_intensity", "obj", obj).astype(np.complex128)
+    for name, arr in (("probe", p), ("obj", o)):
+        if not np.all(np.isfinite(arr)):
+            msg = f"simulate_intensity: {name} must be finite, got NaN or Inf values"
+            raise DataError(msg)
+    patches = extract_patches(o, xcoords, ycoords, p.shape[0])
     far_field = np.fft.fftshift(np.fft.fft2(p * patches, norm="ortho"), axes=(-2, -1))
     return far_field.real**2 + far_field.imag**2

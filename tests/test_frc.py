@@ -367,7 +367,7 @@ def test_bad_images_raise(a, b, message):
     ("kwargs", "message"),
     [
         ({"apodization": "hamming"}, "apodization must be one of 'hann', 'tukey', None; got"),
-        ({"tukey_alpha": 1.5}, "tukey_alpha must be a number in [0, 1], got 1.5"),
+        ({"tukey_alpha": 1.5}, "tukey_alpha must be a real finite number in [0, 1], got 1.5"),
         ({"pixel_size": 0.0}, "pixel_size must be a positive finite number or None, got 0.0"),
         ({"pixel_size": "1nm"}, "pixel_size must be a positive finite number or None, got '1nm'"),
         ({"pixel_unit": ""}, "pixel_unit must be a non-empty string, got ''"),

@@ -56,8 +56,8 @@ def test_mask_does_not_import_torch() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"fraction": 1.5}, "fraction must lie in [0, 1], got 1.5"),
-        ({"fraction": True}, "fraction must be a real number in [0, 1], got bool: True"),
+        ({"fraction": 1.5}, "fraction must be a real finite number in [0, 1], got 1.5"),
+        ({"fraction": True}, "fraction must be a real finite number in [0, 1], got True (bool)"),
         ({"xcoords": [1.0]}, "pass either data or xcoords/ycoords/probe/object_shape, not both"),
     ],
 )

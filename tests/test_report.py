@@ -136,11 +136,13 @@ def test_a_shifted_crop_of_a_non_periodic_object_scores_near_perfect():
     assert m["phase_max"] < 0.12
 
 
-def test_scale_is_removed_but_reported():
+def test_scale_is_removed_but_reported_symmetrically():
     truth = _truth()
-    report = evaluate(0.5 * truth, truth)
-    assert report.metrics["amplitude_rmse"] < 1e-12
-    assert report.metrics["amplitude_scale_error"] == pytest.approx(1.0, abs=1e-12)
+    half, double = evaluate(0.5 * truth, truth), evaluate(2.0 * truth, truth)
+    assert half.metrics["amplitude_rmse"] < 1e-12
+    # |ln s|: a factor 2 and a factor 1/2 are the same error, ln 2.
+    assert half.metrics["amplitude_scale_error"] == pytest.approx(np.log(2.0), abs=1e-12)
+    assert double.metrics["amplitude_scale_error"] == pytest.approx(np.log(2.0), abs=1e-12)
 
 
 def test_phase_ssim_uses_the_truth_range_so_a_weak_phase_object_is_not_flattered():
@@ -319,7 +321,12 @@ def test_report_is_a_quality_report():
 @pytest.mark.parametrize(
     ("recon", "truth", "message"),
     [
-        (np.full((8, 8), np.nan), np.ones((8, 8)), "recon must be finite, got 64 NaN"),
+        (
+            np.full((8, 8), np.nan + 0j),
+            np.ones((8, 8), complex),
+            "recon must be finite, got 64 NaN",
+        ),
+        (np.ones((8, 8)), np.ones((8, 8), complex), "recon must be a complex object, got real"),
         (np.ones((8, 8)), np.ones((8, 9)), "recon and truth must have the same shape"),
         (np.ones(8), np.ones(8), "recon must be a 2-D array, got 1-D with shape (8,)"),
     ],
@@ -404,3 +411,104 @@ def test_gate_metrics_caps_infinite_psnr() -> None:
     assert identical.metrics["amplitude_psnr"] == math.inf
     assert identical.gate_metrics()["amplitude_psnr"] == PSNR_CEILING_DB
     assert 313 < PSNR_CEILING_DB < 314
+
+
+# ------------------------------------------------------- degenerate and masked inputs (#11)
+
+
+@pytest.mark.parametrize("align_first", [True, False])
+def test_a_zero_reconstruction_gets_no_good_metric_and_notes_that_name_recon(align_first):
+    truth = _truth(64)
+    report = evaluate(np.zeros_like(truth), truth, align=align_first)
+    m = report.metrics
+    for key in ("phase_mae", "phase_rmse", "phase_max", "phase_ssim", "phase_pearson"):
+        assert math.isnan(m[key]), key
+    for key in ("frc_0p5", "frc_half_bit", "frc_mean", "amplitude_pearson"):
+        assert math.isnan(m[key]), key
+    assert m["amplitude_scale_error"] == math.inf
+    assert m["amplitude_ssim"] < 0.01
+    assert m["amplitude_psnr"] < 10.0
+    assert m["amplitude_mae"] == pytest.approx(np.abs(truth).mean())
+    notes = " ".join(report.notes)
+    assert "the phase of recon is undefined: recon is zero everywhere in the region" in notes
+    assert "recon is constant in the compared box" in notes
+    assert "truth's" not in notes  # nothing blames the truth
+    if align_first:
+        assert report.alignment is None
+        assert "alignment skipped: recon is zero inside the compared pixels" in notes
+
+
+def test_a_constant_reconstruction_names_recon_for_the_undefined_correlations():
+    truth = _truth(64)
+    report = evaluate(np.full_like(truth, 0.7 + 0.1j), truth)
+    m = report.metrics
+    assert math.isnan(m["amplitude_pearson"])
+    assert math.isnan(m["frc_mean"])
+    assert "amplitude_pearson is NaN: recon's amplitude is constant in the region" in report.notes
+    assert np.isfinite(m["phase_rmse"])  # a constant phase is a phase: a large error
+    assert m["phase_rmse"] > 0.5
+
+
+def test_a_zero_truth_gives_nan_scale_with_a_note_naming_truth():
+    truth = _truth(64)
+    report = evaluate(truth, np.zeros_like(truth))
+    assert math.isnan(report.metrics["amplitude_scale_error"])
+    assert "amplitude_scale_error is NaN: truth is zero in the region: no scale" in report.notes
+    assert math.isnan(report.metrics["phase_rmse"])
+    assert any("the phase of truth is undefined" in n for n in report.notes)
+
+
+def test_nan_outside_the_mask_is_excluded_and_numpy_ma_masks_are_honoured():
+    truth = _truth(64)
+    rng = np.random.default_rng(1)
+    recon = truth * np.exp(0.4j) + 0.05 * rng.normal(size=truth.shape)
+    mask = np.zeros(truth.shape, bool)
+    mask[8:56, 4:60] = True
+    reference = evaluate(recon, truth, mask=mask).metrics
+    padded = np.where(mask, recon, np.nan)
+    # Values outside the mask enter the registration window only: filled with 0, they
+    # may move the sub-pixel estimate and the metrics slightly.
+    filled = evaluate(padded, truth, mask=mask).metrics
+    assert filled == pytest.approx(reference, rel=1e-3, abs=1e-3, nan_ok=True)
+    masked = np.ma.MaskedArray(padded, mask=~mask)
+    assert evaluate(masked, truth).metrics == pytest.approx(filled, rel=1e-12, nan_ok=True)
+    with pytest.raises(QualityInputError, match=re.escape("recon must be finite, got 1408 NaN")):
+        evaluate(padded, truth)
+
+
+def test_a_region_too_small_names_the_metric_the_size_and_the_minimum():
+    truth = _truth(64)
+    mask = np.zeros(truth.shape, bool)
+    mask[20:26, 10:40] = True  # 6 rows: no 7x7 window
+    message = (
+        "mask must leave a compared region holding a 7x7 square (after the edges wrapped by "
+        "the alignment shift are excluded): amplitude_ssim and phase_ssim need one 7x7 window "
+        "entirely inside it (frc a 4x4 box, amplitude_ms_ssim 11x11 for one scale), got 180 "
+        "pixels in a 6x30 box"
+    )
+    with pytest.raises(QualityInputError, match=re.escape(message)):
+        evaluate(truth, truth, mask=mask)
+
+
+def test_real_input_needs_real_as():
+    truth = _truth(64)
+    amp = np.abs(truth)
+    with pytest.raises(QualityInputError, match=re.escape("recon must be a complex object")):
+        evaluate(amp, truth)
+    report = evaluate(amp, np.abs(truth), real_as="amplitude")
+    assert report.metrics["amplitude_ssim"] == pytest.approx(1.0, abs=1e-12)
+    phase = evaluate(np.angle(truth), np.angle(truth) + 0.3, real_as="phase")
+    assert phase.metrics["phase_rmse"] < 1e-9
+
+
+def test_the_residue_note_advises_a_mask_only_when_none_was_given():
+    truth = _truth(64)
+    rng = np.random.default_rng(3)
+    spikes = rng.uniform(-np.pi, np.pi, size=truth.shape) * (rng.random(truth.shape) < 0.05)
+    noisy = truth * np.exp(1j * spikes)
+    plain = " ".join(evaluate(noisy, truth).notes)
+    assert "pass a mask of the object support" in plain
+    masked = " ".join(evaluate(noisy, truth, mask=np.ones(truth.shape, bool)).notes)
+    assert "residues" in masked
+    assert "pass a mask of the object support" not in masked
+    assert "the given mask includes pixels without a reliable phase" in masked

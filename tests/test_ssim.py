@@ -142,7 +142,10 @@ def test_ssim_mask_errors():
     small[10:16, 10:30] = True
     with pytest.raises(
         QualityInputError,
-        match=re.escape("mask has no pixel whose full 7x7 SSIM window lies inside it (120 True"),
+        match=re.escape(
+            "mask must contain at least one 7x7 square of True pixels (the SSIM window must "
+            "lie entirely inside it), got 120 True pixels in a 6x20 bounding box"
+        ),
     ):
         ssim(x, x, data_range=255.0, mask=small)
 
@@ -236,11 +239,20 @@ def test_ms_ssim_minimum_size_is_enough(shape, n_scales):
 
 
 @pytest.mark.parametrize(
-    "weights", [(), (0.5, -0.1), (0.5, float("nan")), ((0.1, 0.2),), (0.0, 0.0)]
+    ("weights", "message"),
+    [
+        ((), "weights must be a non-empty 1-D"),
+        ((0.5, -0.1), "weights must be a non-empty 1-D"),
+        ((0.5, float("nan")), "weights must be a non-empty 1-D"),
+        ((0.0, 0.0), "weights must be a non-empty 1-D"),
+        (((0.1, 0.2),), "weights must be a sequence of real numbers, got ((0.1, 0.2),) (tuple)"),
+        ((True, 0.5), "weights must be a sequence of real numbers, got (True, 0.5) (tuple)"),
+        ("0.5", "weights must be a sequence of real numbers, got '0.5' (str)"),
+    ],
 )
-def test_ms_ssim_bad_weights(weights):
+def test_ms_ssim_bad_weights(weights, message):
     x = _image("camera")
-    with pytest.raises(QualityInputError, match=re.escape("weights must be a non-empty 1-D")):
+    with pytest.raises(QualityInputError, match=re.escape(message)):
         ms_ssim(x, x, data_range=255.0, weights=weights)
 
 
@@ -329,8 +341,9 @@ def test_bad_data_range_raises(func, data_range, message):
             {"window": "gaussian", "win_size": 7},
             "win_size is fixed to 11 by window='gaussian' (sigma 1.5, truncate 3.5); got 7",
         ),
-        ({"k1": -0.01}, "k1 must be a positive finite number, got -0.01"),
-        ({"k2": 0}, "k2 must be a positive finite number, got 0"),
+        ({"k1": -0.01}, "k1 must be a real finite number in (0, 1], got -0.01"),
+        ({"k2": 0}, "k2 must be a real finite number in (0, 1], got 0"),
+        ({"k2": 1e154}, "k2 must be a real finite number in (0, 1], got 1e+154"),
     ],
 )
 def test_bad_ssim_options_raise(kwargs, message):

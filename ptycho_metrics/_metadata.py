@@ -69,6 +69,18 @@ METRICS: dict[str, MetricInfo] = {
             "1",
             "| |s| - 1 | for the least-squares complex scale s mapping recon onto truth",
         ),
+        _info(
+            "alignment_shift_px",
+            "lower",
+            "pixel",
+            "length of the sub-pixel translation alignment removed, hypot(dy, dx)",
+        ),
+        _info(
+            "alignment_ramp",
+            "lower",
+            "rad/pixel",
+            "length of the linear phase ramp alignment removed, hypot(gy, gx)",
+        ),
     )
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +85,7 @@ class QualityReport:
             "frc": self.frc.to_dict(),
         }
 
-    def finite_metrics(self) -> dict[str, float]:
+    def finite_metrics(self, *, exclude: Iterable[str] = ()) -> dict[str, float]:
         """The finite metrics: what a golden-reference gate can store and compare.
 
         An FRC that never crosses its threshold (NaN) or the PSNR of identical
@@ -93,8 +93,18 @@ class QualityReport:
         ways, so a metric that is finite in the golden and not in a later run
         (or the reverse) still fails the gate, naming it: a change of state is
         never silent.
+
+        ``exclude`` names metrics to leave out as well (opting out of a gate,
+        e.g. ``exclude=("alignment_shift_px", "alignment_ramp")`` for a
+        pipeline whose frame legitimately differs from the truth's); a name
+        that is not a metric raises :class:`QualityInputError`.
         """
-        return {k: v for k, v in self.metrics.items() if math.isfinite(v)}
+        skip = set(exclude) if not isinstance(exclude, str) else {exclude}
+        unknown = sorted(skip - set(self.metrics))
+        if unknown:
+            msg = f"exclude must name metrics of {', '.join(self.metrics)}; got unknown {unknown}"
+            raise QualityInputError(msg)
+        return {k: v for k, v in self.metrics.items() if math.isfinite(v) and k not in skip}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as strict JSON (NaN and infinity written as null)."""
@@ -376,6 +386,7 @@ def evaluate(
         modulus = _complex_scale(r, t, m)
     del r
     out.set("amplitude_scale_error", abs(modulus - 1.0), "the reconstruction is zero in the region")
+    _alignment_metrics(out, params)
 
     box = bounding_box(region)
     a, tb, reg = aligned[box], t[box], region[box]
@@ -418,6 +429,20 @@ def evaluate(
         n_compared=int(np.count_nonzero(reg)),
         notes=tuple(out.notes),
     )
+
+
+def _alignment_metrics(out: _Collector, params: dict[str, Any] | None) -> None:
+    """How far alignment had to move the reconstruction: shift (px) and ramp (rad/px).
+
+    A pipeline that knows its scan geometry should need a fraction of a pixel
+    and no ramp; a gate on these catches a global shift or a coordinate bug
+    that alignment would otherwise remove silently.
+    """
+    why = "evaluate(align=False) estimates no alignment"
+    shift = math.nan if params is None else math.hypot(*params["shift"])
+    ramp = math.nan if params is None else math.hypot(*params["phase_ramp"])
+    out.set("alignment_shift_px", shift, why)
+    out.set("alignment_ramp", ramp, why)
 
 
 def _checked_inputs(

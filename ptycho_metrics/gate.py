@@ -114,6 +114,8 @@ DEFAULT_TOLERANCES: Mapping[str, float] = MappingProxyType(
         "frc_half_bit": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
         "frc_mean": 0.005,  # floor (spread 5.1e-4)
         "amplitude_scale_error": 0.005,  # floor (spread 2.8e-5)
+        "alignment_shift_px": 0.05,  # px
+        "alignment_ramp": 2e-4,  # rad/px
     }
 )
 

@@ -206,10 +206,14 @@ def _print(runs: dict[str, dict[str, Any]], rows: list[dict[str, Any]], args) ->
     for row in rows:
         cells = " ".join(f"{row[f]:16.3g} {row[f + '_proposed']:9.3g}" for f in args.fixtures)
         print(f"{row['metric']:22} {cells} {row['floor']:8.3g} {row['current']!s:>11}")
+    source = (
+        f"the runs in {args.from_json}"
+        if args.from_json
+        else f"variants {args.variants}, {args.reruns} rerun(s) of 'default'"
+    )
     print(
-        f"\nrange: max - min over a fixture's included runs (variants {args.variants}, "
-        f"{args.reruns} rerun(s) of 'default'); proposed = max(floor, {MULTIPLE:g} x range), "
-        "rounded up to 2 digits"
+        f"\nrange: max - min over a fixture's included runs ({source}); "
+        f"proposed = max(floor, {MULTIPLE:g} x range), rounded up to 2 digits"
     )
 
 

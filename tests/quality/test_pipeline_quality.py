@@ -42,22 +42,33 @@ pytestmark = pytest.mark.slow
 
 FIXTURES = ("default", "phase_wrap")
 
-#: Absolute tolerances per fixture and metric: max(floor, MULTIPLE x spread),
-#: the spread being max - min over runs of exactly this command with 1 and 2
-#: threads and reruns (tools/measure_spread.py; numbers and floors in
-#: docs/quality-gate.md). Metrics not listed take ptycho_metrics.gate.DEFAULT_TOLERANCES.
+#: Absolute tolerances per fixture and metric: max(floor, 3 x spread), the
+#: spread being max - min over runs of exactly this command that differ only
+#: in float rounding (1 and 2 threads, ATEN_CPU_CAPABILITY=default, the
+#: previous AVX-512 golden), measured 2026-12-01 with tools/measure_spread.py
+#: (numbers and floors in docs/quality-gate.md). default uses
+#: ptycho_metrics.gate.DEFAULT_TOLERANCES, which are sized on it. phase_wrap's
+#: training is far more sensitive to rounding (amplitude PSNR spreads 1.2 dB
+#: against 0.26 dB on default): its own, wider tolerances keep it from
+#: blunting the default fixture's.
 TOLERANCES: dict[str, dict[str, float]] = {
     "default": {},
     "phase_wrap": {
-        "amplitude_ssim": 0.017,  # spread 0.00547
-        "amplitude_pearson": 0.01,  # spread 0.00332
-        "amplitude_psnr": 1.6,  # dB, spread 0.508
-        "amplitude_mae": 0.0026,  # spread 8.4e-4
-        "amplitude_rmse": 0.0051,  # spread 0.0017
-        "phase_mae": 0.0097,  # rad, spread 0.00323
-        "phase_rmse": 0.017,  # rad, spread 0.00541
-        "phase_max": 0.2,  # rad, spread 0.0647
-        "frc_mean": 0.006,  # spread 0.00199
+        "amplitude_ssim": 0.018,  # spread 0.00593
+        "phase_ssim": 0.00042,  # spread 1.4e-4
+        "amplitude_ms_ssim": 0.0015,  # spread 5.0e-4
+        "amplitude_psnr": 3.6,  # dB, spread 1.17
+        "amplitude_mae": 0.0023,  # spread 7.6e-4
+        "amplitude_rmse": 0.011,  # spread 0.00355
+        "amplitude_pearson": 0.02,  # spread 0.00638
+        "phase_mae": 0.0078,  # rad, spread 0.0026
+        "phase_rmse": 0.0053,  # rad, spread 0.00175
+        "phase_max": 0.13,  # rad, spread 0.0401
+        "phase_pearson": 0.0001,  # floor (spread 2.9e-6)
+        "frc_mean": 0.034,  # spread 0.011
+        "amplitude_scale_error": 0.0018,  # spread 5.9e-4
+        "alignment_shift_px": 0.12,  # px, spread 0.040
+        "alignment_ramp": 0.0031,  # rad/px, spread 0.00103
     },
 }
 

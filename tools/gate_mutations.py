@@ -251,6 +251,9 @@ def _apply(clone: Path, mutation: Mutation) -> None:
 def _env(clone: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["PYTHONPATH"] = str(clone)
+    # The packaged fixtures resolve through the editable install (to this tree's
+    # fixtures/); read the copy's instead, so the copy is self-contained.
+    env["PTYCHO_METRICS_FIXTURES_DIR"] = str(clone / "fixtures")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
@@ -303,6 +306,7 @@ def _first_failure(output: str) -> str:
 def _reason(output: str) -> str:
     """The gate's own summary line of the first failure, shortened."""
     for pattern in (
+        r"^E\s+((?:\w|\.)+: golden .* -> obtained .*)$",  # a contract change
         r"^E\s+(Failed: .*)$",
         r"^E\s+(contract .*)$",
         r"^E\s+(AssertionError: .*)$",

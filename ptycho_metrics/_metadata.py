@@ -98,6 +98,18 @@ METRICS: dict[str, MetricInfo] = {
             "training epochs until amplitude SSIM first reaches 0.95 (linear interpolation)",
             source="curve",
         ),
+        _info(
+            "alignment_shift_px",
+            "lower",
+            "pixel",
+            "length of the sub-pixel translation alignment removed, hypot(dy, dx)",
+        ),
+        _info(
+            "alignment_ramp",
+            "lower",
+            "rad/pixel",
+            "length of the linear phase ramp alignment removed, hypot(gy, gx)",
+        ),
     )
 }
 

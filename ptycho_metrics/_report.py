@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -116,7 +116,7 @@ class QualityReport:
             "frc": self.frc.to_dict(),
         }
 
-    def finite_metrics(self) -> dict[str, float]:
+    def finite_metrics(self, *, exclude: Iterable[str] = ()) -> dict[str, float]:
         """The finite metrics: what a golden-reference gate can store and compare.
 
         An FRC that never crosses its threshold (NaN) or the PSNR of identical
@@ -124,8 +124,18 @@ class QualityReport:
         ways, so a metric that is finite in the golden and not in a later run
         (or the reverse) still fails the gate, naming it: a change of state is
         never silent.
+
+        ``exclude`` names metrics to leave out as well (opting out of a gate,
+        e.g. ``exclude=("alignment_shift_px", "alignment_ramp")`` for a
+        pipeline whose frame legitimately differs from the truth's); a name
+        that is not a metric raises :class:`QualityInputError`.
         """
-        return {k: v for k, v in self.metrics.items() if math.isfinite(v)}
+        skip = set(exclude) if not isinstance(exclude, str) else {exclude}
+        unknown = sorted(skip - set(self.metrics))
+        if unknown:
+            msg = f"exclude must name metrics of {', '.join(self.metrics)}; got unknown {unknown}"
+            raise QualityInputError(msg)
+        return {k: v for k, v in self.metrics.items() if math.isfinite(v) and k not in skip}
 
     def gate_metrics(self) -> dict[str, float]:
         """The metrics to gate: a key set that does not change with the reconstruction's quality.
@@ -503,6 +513,7 @@ def evaluate(
         modulus = _complex_scale(r, t, m)
     del r
     _scale_error(out, modulus)
+    _alignment_metrics(out, params)
 
     box = bounding_box(region)
     a, tb, reg = aligned[box], t[box], region[box]
@@ -627,6 +638,20 @@ def _residue_notes(
             f"{name} has {count} residues in the compared box: its unwrapping depends on "
             f"the path there ({advice})"
         )
+
+
+def _alignment_metrics(out: _Collector, params: dict[str, Any] | None) -> None:
+    """How far alignment had to move the reconstruction: shift (px) and ramp (rad/px).
+
+    A pipeline that knows its scan geometry should need a fraction of a pixel
+    and no ramp; a gate on these catches a global shift or a coordinate bug
+    that alignment would otherwise remove silently.
+    """
+    why = "evaluate(align=False) estimates no alignment"
+    shift = math.nan if params is None else math.hypot(*params["shift"])
+    ramp = math.nan if params is None else math.hypot(*params["phase_ramp"])
+    out.set("alignment_shift_px", shift, why)
+    out.set("alignment_ramp", ramp, why)
 
 
 def _checked_inputs(

@@ -340,7 +340,13 @@ def test_finite_metrics_leaves_out_exactly_the_undefined_ones():
     truth = _truth()
     report = evaluate(truth, truth, align=False)  # identical: FRC never crosses, PSNR is inf
     finite = report.finite_metrics()
-    assert set(report.metrics) - set(finite) == {"frc_0p5", "frc_half_bit", "amplitude_psnr"}
+    assert set(report.metrics) - set(finite) == {
+        "frc_0p5",
+        "frc_half_bit",
+        "amplitude_psnr",
+        "alignment_shift_px",  # align=False: nothing estimated
+        "alignment_ramp",
+    }
     assert all(math.isfinite(v) for v in finite.values())
 
 
@@ -512,3 +518,26 @@ def test_the_residue_note_advises_a_mask_only_when_none_was_given():
     assert "residues" in masked
     assert "pass a mask of the object support" not in masked
     assert "the given mask includes pixels without a reliable phase" in masked
+
+
+def test_finite_metrics_exclude_opts_out_per_metric():
+    truth = _truth()
+    report = evaluate(_noisy(truth, 0.05), truth)
+    kept = report.finite_metrics(exclude=("alignment_shift_px", "alignment_ramp"))
+    assert set(report.finite_metrics()) - set(kept) == {"alignment_shift_px", "alignment_ramp"}
+    with pytest.raises(QualityInputError, match=re.escape("got unknown ['alignment_shift']")):
+        report.finite_metrics(exclude=["alignment_shift"])
+
+
+def test_alignment_metrics_report_the_removed_shift_and_ramp():
+    truth = _truth()
+    y, x = np.mgrid[: truth.shape[0], : truth.shape[1]]
+    moved = np.roll(truth, (1, -2), axis=(0, 1)) * np.exp(1j * (0.01 * x + 0.02 * y))
+    report = evaluate(moved, truth)
+    assert report.metrics["alignment_shift_px"] == pytest.approx(np.hypot(1, 2), abs=0.02)
+    assert report.metrics["alignment_ramp"] == pytest.approx(np.hypot(0.01, 0.02), rel=0.05)
+    aligned = evaluate(truth, truth)
+    assert aligned.metrics["alignment_shift_px"] == 0.0
+    assert aligned.metrics["alignment_ramp"] < 1e-12
+    notes = evaluate(truth, truth, align=False).notes
+    assert "alignment_shift_px is NaN: evaluate(align=False) estimates no alignment" in notes

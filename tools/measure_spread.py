@@ -1,26 +1,36 @@
-"""Measure the run-to-run spread of the gated metrics and propose tolerances.
+"""Measure the spread of the gated metrics and propose tolerances from it.
 
 Runs the reference pipeline exactly as ``tests/quality`` does (the same
-``run_pipeline`` and metrics, from ``tests/quality/pipeline_runs.py``)
-on each fixture: ``--reruns`` times with each thread count of ``--threads`` at
-the gate's seed, and once per extra ``--seeds`` at the gate's thread count.
-Prints every run's metrics, per metric and fixture the range (max - min) over
-the runs, and the proposed tolerance ``max(floor, MULTIPLE x largest range)``
-next to the tolerance in use.
+``run_pipeline`` and metrics, from ``tests/quality/pipeline_runs.py``:
+``ptycho-metrics run`` with its defaults) on each fixture, in several
+*variants*, and prints every run's metrics, per metric and fixture the range
+(max - min) over the runs, and the proposed tolerance
+``max(floor, MULTIPLE x largest range)`` next to the tolerance in use.
 
-Why threads and seeds: with a fixed seed and thread count reruns are
-bit-identical, but another thread count or CPU (other SIMD kernels) changes
-float rounding, and training amplifies that into another optimum. Measured
-on the reference pipeline, the 1-vs-2-thread difference at one seed is as
-large as the difference between seeds, so the seed spread is the honest
-measure of where a legitimate run elsewhere can land; that is what a
-tolerance must absorb.
+What honestly varies. The gate's contract fixes the seed, the epochs and the
+thread count, and with those fixed a rerun on the same machine is
+bit-identical (measured: range 0). What a run elsewhere can change without
+touching the contract is float rounding: another CPU runs other SIMD kernels,
+another BLAS/OpenMP build sums in another order, and training carries such
+differences into the result. The variants reproduce that here:
+
+- ``default``: the gate's command as is, ``--reruns`` times (must agree bit for bit);
+- ``threads1``, ``threads2``: ``--threads 1`` / ``2`` (the one that is not the
+  default sums in another order in every reduction);
+- ``aten_avx2``, ``aten_default``: ``ATEN_CPU_CAPABILITY=avx2`` / ``default``,
+  torch's kernels for a CPU without AVX-512 / without AVX (what a CI runner
+  of another generation would run);
+- ``numpy_baseline``: ``NPY_DISABLE_CPU_FEATURES`` set to every dispatched
+  NumPy target, so NumPy too runs its baseline kernels.
+
+Seeds are not varied: the contract fixes the seed, so another seed is a
+contract change, not spread.
 
 Usage::
 
     python tools/measure_spread.py [--fixtures default phase_wrap] [--reruns 2]
-        [--threads 1 2] [--seeds 1 2 3] [--exclude FIXTURE/LABEL ...] [--json OUT.json]
-        [--log-quality-every N]
+        [--variants default threads1 threads2 aten_avx2 aten_default numpy_baseline]
+        [--json OUT.json]
     python tools/measure_spread.py --from-json OUT.json [--fixtures ...] [--exclude ...]
 """
 
@@ -38,40 +48,62 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ptycho_metrics import convergence_metrics
-from ptycho_metrics._curve import read_curve_csv
-from ptycho_metrics.gate import DEFAULT_TOLERANCES
+import numpy as np
+
+from ptycho_metrics.gate import DEFAULT_TOLERANCES, load_golden
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-#: Tolerance = max(floor, MULTIPLE x largest range). Three times: on
-#: phase_wrap the range rests on one pair of runs (1 vs 2 threads), which
-#: underestimates how far another CPU's rounding can move training.
+#: Tolerance = max(floor, MULTIPLE x largest range). The range of a handful of
+#: runs underestimates where a run on an unseen CPU can land (for normally
+#: distributed results, five runs span about 2.3 standard deviations); three
+#: times it is about 7 standard deviations of the measured rounding spread.
 MULTIPLE = 3.0
 
-#: Smallest difference worth failing on, per metric (the gate's resolution):
-#: about 0.5 % of each metric's scale. SSIM, Pearson and the scale error are
-#: on [0, 1]; amplitude errors on the truth's amplitude range (~0.7); phase
-#: errors in rad for phases of ~1 rad; phase_max is a single-pixel extreme,
-#: 10x noisier than the means; PSNR 0.1 dB is a 2.3 % change of the MSE; FRC
-#: frc_mean is a correlation, on [-1, 1] like Pearson.
+
+def _numpy_dispatch_targets() -> str:
+    config = np.show_config(mode="dicts")
+    simd = config.get("SIMD Extensions", {}) if isinstance(config, dict) else {}
+    found = simd.get("found", []) if isinstance(simd, dict) else []
+    return " ".join(str(t) for t in found)
+
+
+#: variant -> (command-line options, environment variables)
+VARIANTS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "default": ((), {}),
+    "threads1": (("--threads", "1"), {}),
+    "threads2": (("--threads", "2"), {}),
+    "aten_avx2": ((), {"ATEN_CPU_CAPABILITY": "avx2"}),
+    "aten_default": ((), {"ATEN_CPU_CAPABILITY": "default"}),
+    "numpy_baseline": ((), {"NPY_DISABLE_CPU_FEATURES": "<numpy dispatch targets>"}),
+}
+
+#: Smallest difference worth failing on, per metric: what the metric resolves,
+#: not a share of its scale. Scores on [0, 1] (SSIM, MS-SSIM, Pearson,
+#: frc_mean): 1e-4, the fourth decimal, where the per-pixel float32 rounding of
+#: the stored object (~1e-7 relative) is far below and a single-pixel change
+#: in a 12 721-pixel region (~1e-4 of SSIM's mean) starts. Amplitude errors
+#: (a.u., amplitudes ~0.3-1): 1e-5. Phase errors: 1e-4 rad (mean errors) and
+#: 1e-3 rad (phase_max, one pixel's extreme). PSNR: 0.01 dB (a 0.23 % change
+#: of the MSE). Scale error: 1e-5. Shift: 0.02 px, two steps of the
+#: registration's 1/upsample_factor = 0.01 px grid. Ramp: 1e-4 rad/px, i.e.
+#: 0.013 rad across 128 px, a tenth of align's RAMP_TOLERANCE (0.1 rad).
 FLOORS: dict[str, float] = {
-    "amplitude_ssim": 0.005,
-    "phase_ssim": 0.005,
-    "amplitude_ms_ssim": 0.005,
-    "amplitude_psnr": 0.1,
-    "amplitude_mae": 0.002,
-    "amplitude_rmse": 0.002,
-    "amplitude_pearson": 0.005,
-    "phase_mae": 0.005,
-    "phase_rmse": 0.005,
-    "phase_max": 0.05,
-    "phase_pearson": 0.005,
-    "amplitude_scale_error": 0.005,
-    "frc_mean": 0.005,
-    # A tenth of an epoch (2.5 of its 25 steps): finer than the evaluation interval
-    # resolves without the interpolation (--log-quality-every 1).
-    "epochs_to_amplitude_ssim_0p95": 0.1,
+    "amplitude_ssim": 1e-4,
+    "phase_ssim": 1e-4,
+    "amplitude_ms_ssim": 1e-4,
+    "amplitude_psnr": 0.01,
+    "amplitude_mae": 1e-5,
+    "amplitude_rmse": 1e-5,
+    "amplitude_pearson": 1e-4,
+    "phase_mae": 1e-4,
+    "phase_rmse": 1e-4,
+    "phase_max": 1e-3,
+    "phase_pearson": 1e-4,
+    "amplitude_scale_error": 1e-5,
+    "frc_mean": 1e-4,
+    "alignment_shift_px": 0.02,
+    "alignment_ramp": 1e-4,
 }
 
 
@@ -93,82 +125,105 @@ def _round_up(value: float) -> float:
     if value <= 0:
         return 0.0
     scale = 10 ** (math.floor(math.log10(value)) - 1)
-    return math.ceil(value / scale - 1e-9) * scale
+    return float(f"{math.ceil(value / scale - 1e-9) * scale:.3g}")
 
 
-def _measure(args: argparse.Namespace, work: Path) -> dict[str, dict[str, float]]:
-    """Metrics per run, keyed ``fixture/seed<S>-t<T>-r<R>``."""
+def _variant(name: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    options, env = VARIANTS[name]
+    if "NPY_DISABLE_CPU_FEATURES" in env:
+        env = {**env, "NPY_DISABLE_CPU_FEATURES": _numpy_dispatch_targets()}
+    return options, env
+
+
+def _measure(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
+    """Metrics and wall time per run, keyed ``fixture/<variant>-r<R>``."""
     runs_module = _runs_module()
-    runs: dict[str, dict[str, float]] = {}
-    configs = [(runs_module.SEED, t, r) for t in args.threads for r in range(args.reruns)]
-    configs += [(s, runs_module.THREADS, 0) for s in args.seeds]
+    runs: dict[str, dict[str, Any]] = {}
     for fixture in args.fixtures:
-        for seed, threads, rerun in configs:
-            label = f"{fixture}/seed{seed}-t{threads}-r{rerun}"
-            start = time.perf_counter()
-            run = runs_module.run_pipeline(
-                fixture, work / label, seed=seed, threads=threads, log_quality_every=args.every
-            )
-            runs[label] = run.metrics
-            if args.every is not None:  # the convergence metrics of tests/quality/test_convergence
-                curve = read_curve_csv(work / label / "train" / "quality_curve.csv")
-                runs[label].update(convergence_metrics(curve))
-            print(f"{label}: {time.perf_counter() - start:.1f} s", flush=True)
+        for variant in args.variants:
+            options, env = _variant(variant)
+            for rerun in range(args.reruns if variant == "default" else 1):
+                label = f"{fixture}/{variant}-r{rerun}"
+                start = time.perf_counter()
+                run = runs_module.run_pipeline(
+                    fixture, work / label, options=options, env=env or None
+                )
+                wall = time.perf_counter() - start
+                runs[label] = {
+                    "metrics": run.metrics,
+                    "wall_s": wall,
+                    "contract_threads": run.contract["threads"],
+                }
+                print(f"{label}: {wall:.1f} s", flush=True)
+                if args.json:  # after every run: a long measurement can be stopped any time
+                    args.json.write_text(json.dumps({"runs": runs}, indent=2, sort_keys=True))
     return runs
 
 
-def _table(runs: dict[str, dict[str, float]], args: argparse.Namespace) -> list[dict[str, Any]]:
+def _gated(metrics: dict[str, float]) -> list[str]:
+    exact = set(_runs_module().MASK_DIRECTIONS)
+    return sorted(m for m in metrics if m not in exact)
+
+
+def _table(runs: dict[str, dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
     """Per metric: range per fixture over the included runs, and the proposed tolerance."""
-    included = {k: v for k, v in runs.items() if k not in args.exclude}
-    ungated = set(_runs_module().UNGATED)
+    included = {k: v["metrics"] for k, v in runs.items() if k not in args.exclude}
+    names = sorted({m for r in runs.values() for m in _gated(r["metrics"])})
     rows: list[dict[str, Any]] = []
-    for metric in sorted({m for r in runs.values() for m in r} - ungated):
+    for metric in names:
         row: dict[str, Any] = {"metric": metric}
         for fixture in args.fixtures:
-            mine = [k for k in included if k.startswith(f"{fixture}/")]
-            values = [included[k][metric] for k in mine]
-            row[fixture] = max(values) - min(values)
-        row["spread"] = max(row[f] for f in args.fixtures)
+            values = [
+                v[metric]
+                for k, v in included.items()
+                if k.startswith(f"{fixture}/") and metric in v
+            ]
+            row[fixture] = max(values) - min(values) if values else math.nan
+            row[f"{fixture}_proposed"] = _round_up(max(FLOORS[metric], MULTIPLE * row[fixture]))
         row["floor"] = FLOORS[metric]
-        row["proposed"] = _round_up(max(FLOORS[metric], MULTIPLE * row["spread"]))
         row["current"] = DEFAULT_TOLERANCES.get(metric)
         rows.append(row)
     return rows
 
 
-def _print(runs: dict[str, dict[str, float]], rows: list[dict[str, Any]], args) -> None:
+def _print(runs: dict[str, dict[str, Any]], rows: list[dict[str, Any]], args) -> None:
     labels = list(runs)
     print("\nper run (* = excluded from the spread):")
-    print(f"{'metric':22} " + " ".join(f"{k.split('/')[-1][:11]:>11}" for k in labels))
+    print(f"{'metric':22} " + " ".join(f"{k.split('/')[-1][:14]:>14}" for k in labels))
     print(
         f"{'':22} "
-        + " ".join(f"{k.split('/')[0][:10]:>10}{'*' if k in args.exclude else ' '}" for k in labels)
+        + " ".join(f"{k.split('/')[0][:13]:>13}{'*' if k in args.exclude else ' '}" for k in labels)
     )
-    for metric in sorted({m for r in runs.values() for m in r}):
-        cells = [f"{runs[k][metric]:11.5g}" if metric in runs[k] else f"{'-':>11}" for k in labels]
+    for metric in sorted({m for r in runs.values() for m in r["metrics"]}):
+        cells = [
+            f"{runs[k]['metrics'][metric]:14.7g}" if metric in runs[k]["metrics"] else f"{'-':>14}"
+            for k in labels
+        ]
         print(f"{metric:22} " + " ".join(cells))
-    head = " ".join(f"{f[:12]:>12}" for f in args.fixtures)
-    print(f"\n{'metric':22} {head} {'floor':>8} {'proposed':>9} {'current':>8}")
+    print(f"{'wall (s)':22} " + " ".join(f"{runs[k]['wall_s']:14.1f}" for k in labels))
+    head = " ".join(f"{f[:10] + ' range':>16} {'proposed':>9}" for f in args.fixtures)
+    print(f"\n{'metric':22} {head} {'floor':>8} {'default tol':>11}")
     for row in rows:
-        spreads = " ".join(f"{row[f]:12.3g}" for f in args.fixtures)
-        print(
-            f"{row['metric']:22} {spreads} {row['floor']:8.3g} {row['proposed']:9.3g} "
-            f"{row['current']!s:>8}"
-        )
+        cells = " ".join(f"{row[f]:16.3g} {row[f + '_proposed']:9.3g}" for f in args.fixtures)
+        print(f"{row['metric']:22} {cells} {row['floor']:8.3g} {row['current']!s:>11}")
+    source = (
+        f"the runs in {args.from_json}"
+        if args.from_json
+        else f"variants {args.variants}, {args.reruns} rerun(s) of 'default'"
+    )
     print(
-        f"\nper fixture: max - min over its included runs (seed {_runs_module().SEED} with threads "
-        f"{args.threads}, {args.reruns} rerun(s) each, and seeds {args.seeds} with "
-        f"{_runs_module().THREADS} thread(s)); proposed = max(floor, {MULTIPLE:g} x the largest "
-        "per-fixture spread), rounded up to 2 digits"
+        f"\nrange: max - min over a fixture's included runs ({source}); "
+        f"proposed = max(floor, {MULTIPLE:g} x range), rounded up to 2 digits"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--fixtures", nargs="+", default=["default"])
-    parser.add_argument("--reruns", type=int, default=2)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--seeds", type=int, nargs="*", default=[], help="extra seeds")
+    parser.add_argument("--reruns", type=int, default=2, help="reruns of the 'default' variant")
+    parser.add_argument(
+        "--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT"
+    )
     parser.add_argument(
         "--exclude",
         nargs="*",
@@ -178,14 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write runs and table as JSON here")
     parser.add_argument(
-        "--log-quality-every",
-        dest="every",
-        type=int,
-        metavar="N",
-        help="also log quality every N epochs and measure the convergence metrics",
+        "--from-json", type=Path, help="recompute the table from the runs of an earlier --json"
     )
     parser.add_argument(
-        "--from-json", type=Path, help="recompute the table from the runs of an earlier --json"
+        "--include-golden",
+        nargs="*",
+        default=[],
+        metavar="FIXTURE=PATH",
+        help="add a golden file's metrics as one more run of FIXTURE (a run on another CPU)",
     )
     args = parser.parse_args(argv)
     if args.from_json:
@@ -193,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="spread-") as tmp:
             runs = _measure(args, Path(tmp))
+    for spec in args.include_golden:
+        fixture, _, path = spec.partition("=")
+        golden = load_golden(path)
+        cpu = golden.fingerprint.get("torch", {}).get("cpu_capability", "unknown CPU")
+        runs[f"{fixture}/golden-{cpu}"] = {"metrics": golden.metrics, "wall_s": math.nan}
     rows = _table(runs, args)
     _print(runs, rows, args)
     if args.json:

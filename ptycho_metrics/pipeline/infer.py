@@ -3,7 +3,7 @@
 Command line::
 
     python -m ptycho_metrics.pipeline.infer --checkpoint FILE --data FILE \\
-        --output-dir DIR [--threads 2] [--overwrite]
+        --output-dir DIR [--threads 1] [--overwrite]
 
 Writes ``DIR/reconstruction.npz`` (keys ``object``, ``amplitude``, ``phase``,
 ``mask``, ``metadata``; see the data contract), ``DIR/reconstructed_amplitude.png``
@@ -41,7 +41,15 @@ from .train import (
     run_cli,
 )
 
-__all__ = ["OUTPUT_FILES", "CheckpointError", "infer", "load_model", "main", "reconstruct"]
+__all__ = [
+    "OUTPUT_FILES",
+    "CheckpointError",
+    "infer",
+    "load_model",
+    "main",
+    "reconstruct",
+    "render_pngs",
+]
 
 #: Files written into the output directory, in this order.
 OUTPUT_FILES = ("reconstruction.npz", "reconstructed_amplitude.png", "reconstructed_phase.png")
@@ -250,9 +258,24 @@ def infer(
         "metadata": np.array(_metadata(ckpt, scan, model, n_threads)),
     }
     _save_npz(targets[0], arrays)
-    _plot(targets[1], amplitude, mask, title="Reconstructed amplitude |O|", label=_AMP_LABEL)
-    _plot(targets[2], phase, mask, title="Reconstructed phase arg O", label="arg O, wrapped (rad)")
+    render_pngs(out, amplitude, phase, mask)
     return targets[0]
+
+
+def render_pngs(
+    output_dir: str | os.PathLike[str], amplitude: np.ndarray, phase: np.ndarray, mask: np.ndarray
+) -> tuple[Path, Path]:
+    """Write ``reconstructed_amplitude.png`` and ``reconstructed_phase.png`` into ``output_dir``.
+
+    The one renderer of the two images: :func:`infer` calls it, and the
+    quality gate re-renders ``reconstruction.npz``'s arrays with it to check
+    that the PNGs show exactly those arrays.
+    """
+    out = Path(output_dir)
+    amp_png, phase_png = (out / name for name in OUTPUT_FILES[1:])
+    _plot(amp_png, amplitude, mask, title="Reconstructed amplitude |O|", label=_AMP_LABEL)
+    _plot(phase_png, phase, mask, title="Reconstructed phase arg O", label="arg O, wrapped (rad)")
+    return amp_png, phase_png
 
 
 def _parser() -> argparse.ArgumentParser:

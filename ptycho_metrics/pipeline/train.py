@@ -3,7 +3,7 @@
 Command line::
 
     python -m ptycho_metrics.pipeline.train --data FILE --output-dir DIR \\
-        [--max-epochs 24] [--seed 0] [--threads 2] [--log-quality-every N] [--overwrite]
+        [--max-epochs 24] [--seed 0] [--threads 1] [--log-quality-every N] [--overwrite]
 
 One epoch is ``steps_per_epoch`` (25) full-batch optimiser steps; the
 default 24 epochs are 600 steps. A line per epoch goes to stderr. An
@@ -55,7 +55,11 @@ __all__ = [
 
 DEFAULT_MAX_EPOCHS = 24
 DEFAULT_SEED = 0
-DEFAULT_THREADS = 2
+#: One thread: the results then do not depend on the machine's core count,
+#: and on a shared 2-core machine one thread trains faster than two (at load
+#: 2.3-3.4: 16.5 s against 25.3 s; docs/pipeline.md, docs/quality-gate.md);
+#: on a quiet machine two are ~10 % faster (12.1 s against 15.0 s).
+DEFAULT_THREADS = 1
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 #: Written into the output directory when quality is logged during training.
 CURVE_FILES = ("quality_curve.csv", "quality_curve.png")

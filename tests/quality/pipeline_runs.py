@@ -1,19 +1,31 @@
 """Run the reference pipeline the way users run it, and the numbers the gate compares.
 
-``python -m ptycho_metrics.pipeline.train`` writes ``checkpoints/last.ckpt``;
-``python -m ptycho_metrics.pipeline.infer`` reloads it (``load_from_checkpoint``
-without kwargs), predicts, stitches and writes the artifacts; the
-reconstruction is then measured with :func:`ptycho_metrics.evaluate` against
-the fixture's ground truth. Seed and thread count are fixed here and recorded
-in the gate's contract. ``tools/measure_spread.py`` loads this module too, so
-the spread behind the tolerances is measured on exactly these runs.
+The gate runs the main job exactly as a user does, ``ptycho-metrics run --data
+<fixture> --output-dir DIR`` with *no other option*: seed, epochs, learning
+rate and thread count are the pipeline's defaults (one place: the signatures
+of ``ptycho_metrics.pipeline.train``/``infer`` and the model), and the
+contract records the values the pipeline says it used, so a changed default
+is a contract change that names itself. The command trains, writes
+``checkpoints/last.ckpt``, reloads it with ``load_from_checkpoint`` (no
+kwargs), predicts, stitches and writes ``reconstruction.npz``, the two PNGs
+and ``metrics.json``.
+
+The reconstruction is then measured with :func:`ptycho_metrics.evaluate`
+against the fixture's truth *on the fixture's scan mask*
+(:func:`ptycho_metrics.scan_mask`, from the scan geometry), never on the
+mask the pipeline wrote: a pipeline cannot change the region it is graded
+on. Its own mask is gated against that one instead (:func:`mask_metrics`).
+``tools/measure_spread.py`` and ``tools/gate_mutations.py`` load this module
+too, so the spread behind the tolerances is measured on exactly these runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,16 +33,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ptycho_metrics import QualityReport, evaluate
+from ptycho_metrics import QualityReport, evaluate, scan_mask
 from ptycho_metrics.data import PtychoData, fixture_path, load_fixture
-
-#: Fixed for the gate; both are part of the golden's contract. One thread:
-#: results do not depend on the runner's core count, and on a shared 2-core
-#: machine training took 22-26 s with 1 thread against 76-87 s with 2
-#: (tools/measure_spread.py, 2026-11-29, noisy: five other jobs running).
-SEED = 0
-THREADS = 1
-
 
 #: evaluate() metrics the gate leaves out. The FRC crossings (cycles/pixel)
 #: are NaN when the curve never falls below the threshold and flicker near
@@ -39,10 +43,19 @@ THREADS = 1
 #: a thread-count or CPU change; frc_mean follows the same curve smoothly.
 UNGATED = ("frc_0p5", "frc_half_bit")
 
+#: Gate metrics that are not evaluate()'s, with their directions: the
+#: pipeline's mask against the scan geometry's. Same rule, same code
+#: (ptycho_metrics._mask), so they must agree exactly.
+MASK_DIRECTIONS = {
+    "scan_mask_pixels": "exact",  # pixels of scan_mask(data): the region graded
+    "mask_pixels": "exact",  # pixels of the mask the pipeline wrote
+    "mask_iou": "exact",  # |pipeline & scan| / |pipeline | scan|
+}
+
 
 @dataclass(frozen=True)
 class PipelineRun:
-    """One train -> infer -> evaluate run of the reference pipeline."""
+    """One ``ptycho-metrics run`` of the reference pipeline, measured."""
 
     fixture: str
     data: PtychoData
@@ -51,31 +64,37 @@ class PipelineRun:
     reconstruction: Path
     arrays: dict[str, np.ndarray]
     metadata: dict[str, Any]
+    run_metrics: dict[str, Any]  # metrics.json as the run command wrote it
+    scan_mask: np.ndarray
     report: QualityReport
-    seed: int
-    threads: int
+    options: tuple[str, ...]
+    stdout: str
 
     @property
     def metrics(self) -> dict[str, float]:
-        """What the gate compares: evaluate()'s finite metrics except :data:`UNGATED`."""
-        return gated_metrics(self.report)
+        """What the gate compares: :func:`gated_metrics` and :func:`mask_metrics`."""
+        return {**gated_metrics(self.report), **mask_metrics(self.arrays["mask"], self.scan_mask)}
 
     @property
     def contract(self) -> dict[str, Any]:
         """What must be equal for two runs' metrics to be comparable, as the pipeline recorded it.
 
-        Paths and versions are left out: paths differ per checkout, versions
-        belong to the fingerprint.
+        Seed, epochs, learning rate and threads are the values the pipeline
+        used (its defaults, since the gate passes none). Paths and versions
+        are left out: paths differ per checkout, versions belong to the
+        fingerprint.
         """
         meta = self.metadata
         return {
             "fixture": self.fixture,
             "fixture_sha256": self.data.sha256,
+            "command": "ptycho-metrics run --data <fixture> --output-dir <dir>",
             "trained_on_this_data": meta["trained_on_this_data"],
             "seed": meta["seed"],
+            "epochs": meta["epochs"],
+            "lr": meta["hyperparameters"]["lr"],
             "threads": meta["threads"],
             "inference_threads": meta["inference_threads"],
-            "epochs": meta["epochs"],
             "steps": meta["steps"],
             "hyperparameters": meta["hyperparameters"],
             "stitching": meta["stitching"],
@@ -85,64 +104,69 @@ class PipelineRun:
 
 def gated_metrics(report: QualityReport) -> dict[str, float]:
     """``report.finite_metrics()`` without :data:`UNGATED`."""
-    return {k: v for k, v in report.finite_metrics().items() if k not in UNGATED}
+    return report.finite_metrics(exclude=UNGATED)
 
 
-def _cli(module: str, *args: str | Path) -> None:
-    cmd = [sys.executable, "-m", f"ptycho_metrics.pipeline.{module}", *map(str, args)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+def mask_metrics(mask: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Pixel counts of both masks and their intersection over union."""
+    union = int(np.count_nonzero(mask | reference))
+    overlap = int(np.count_nonzero(mask & reference))
+    return {
+        "scan_mask_pixels": float(np.count_nonzero(reference)),
+        "mask_pixels": float(np.count_nonzero(mask)),
+        "mask_iou": overlap / union if union else 0.0,
+    }
+
+
+def gate_directions() -> dict[str, str]:
+    """``directions=`` for the gate: the mask metrics (the rest come from METRICS)."""
+    return dict(MASK_DIRECTIONS)
+
+
+def run_command(fixture: str, out_dir: Path, options: tuple[str, ...] = ()) -> list[str]:
+    """The command line of one gate run (``options`` only for spread measurements)."""
+    return [
+        sys.executable, "-m", "ptycho_metrics.cli", "run",
+        "--data", str(fixture_path(fixture)),
+        "--output-dir", str(out_dir),
+        *options,
+    ]  # fmt: skip
 
 
 def run_pipeline(
     fixture: str,
     out_dir: Path,
     *,
-    max_epochs: int | None = None,
-    seed: int = SEED,
-    threads: int = THREADS,
-    log_quality_every: int | None = None,
+    options: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
 ) -> PipelineRun:
-    """Train and infer through the CLIs on a packaged fixture, then evaluate.
+    """``ptycho-metrics run`` on a packaged fixture, then evaluate against its scan mask.
 
-    ``max_epochs=None`` keeps the pipeline's default, as a user would. With
-    ``log_quality_every`` the training also writes ``<run_dir>/train/quality_curve.csv``.
+    ``options`` are extra command-line options (``--threads 1``) and ``env``
+    extra environment variables (``ATEN_CPU_CAPABILITY=avx2``) for
+    ``tools/measure_spread.py``; the gate passes neither.
     """
-    data_file = fixture_path(fixture)
-    epochs = [] if max_epochs is None else ["--max-epochs", str(max_epochs)]
-    if log_quality_every is not None:
-        epochs += ["--log-quality-every", str(log_quality_every)]
-    train_dir, infer_dir = out_dir / "train", out_dir / "infer"
-    _cli(
-        "train",
-        "--data", data_file,
-        "--output-dir", train_dir,
-        "--seed", str(seed),
-        "--threads", str(threads),
-        *epochs,
-    )  # fmt: skip
-    checkpoint = train_dir / "checkpoints" / "last.ckpt"
-    _cli(
-        "infer",
-        "--checkpoint", checkpoint,
-        "--data", data_file,
-        "--output-dir", infer_dir,
-        "--threads", str(threads),
-    )  # fmt: skip
-    recon_file = infer_dir / "reconstruction.npz"
+    cmd = run_command(fixture, out_dir, options)
+    full_env = None if env is None else {**os.environ, **env}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=full_env)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    recon_file = out_dir / "reconstruction.npz"
     with np.load(recon_file, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     data = load_fixture(fixture)
+    reference = scan_mask(data)
     return PipelineRun(
         fixture=fixture,
         data=data,
         run_dir=out_dir,
-        checkpoint=checkpoint,
+        checkpoint=out_dir / "checkpoints" / "last.ckpt",
         reconstruction=recon_file,
         arrays=arrays,
         metadata=json.loads(str(arrays["metadata"])),
-        report=evaluate(arrays["object"], data.obj, mask=arrays["mask"]),
-        seed=seed,
-        threads=threads,
+        run_metrics=json.loads((out_dir / "metrics.json").read_text(encoding="utf-8")),
+        scan_mask=reference,
+        report=evaluate(arrays["object"], data.obj, mask=reference),
+        options=tuple(options),
+        stdout=done.stdout,
     )

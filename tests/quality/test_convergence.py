@@ -32,7 +32,7 @@ from ptycho_metrics._curve import (
 from ptycho_metrics.gate import compare_metrics, load_golden
 from ptycho_metrics.pytest_plugin import golden_path_for
 
-from .pipeline_runs import SEED, THREADS, PipelineRun, run_pipeline
+from .pipeline_runs import PipelineRun, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -48,11 +48,11 @@ def convergence_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     import torch  # noqa: F401
 
     out = tmp_path_factory.mktemp("convergence")
-    return run_pipeline(FIXTURE, out, log_quality_every=EVERY)
+    return run_pipeline(FIXTURE, out / "run", options=("--log-quality-every", str(EVERY)))
 
 
 def _curve(run_dir: Path) -> dict[str, np.ndarray]:
-    return read_curve_csv(run_dir / "train" / "quality_curve.csv")
+    return read_curve_csv(run_dir / "quality_curve.csv")
 
 
 def _contract(run: PipelineRun) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def test_curve_ends_at_the_gated_final_value(convergence_run: PipelineRun) -> No
     assert curve["step"].tolist() == [25 * e for e in range(25)]
     for name in ("amplitude_ssim", "phase_ssim", "phase_rmse", "frc_mean"):
         assert curve[name][-1] == convergence_run.report.metrics[name]
-    assert (convergence_run.run_dir / "train" / "quality_curve.png").is_file()
+    assert (convergence_run.run_dir / "quality_curve.png").is_file()
 
 
 def test_slower_warmup_fails_the_convergence_gate(tmp_path: Path) -> None:
@@ -126,9 +126,10 @@ def test_slower_warmup_fails_the_convergence_gate(tmp_path: Path) -> None:
     path = golden_path_for(Path(__file__), BASENAME)
     if not path.is_file():
         pytest.fail(f"no golden at {path}: run `pytest tests/quality` once (it writes it)")
+    # The pipeline's own defaults (seed, threads, epochs), as `ptycho-metrics run` uses them.
     train(
-        load_fixture(FIXTURE), tmp_path, seed=SEED, threads=THREADS, log_quality_every=EVERY,
-        progress=False, warmup_fraction=0.3,
+        load_fixture(FIXTURE), tmp_path, log_quality_every=EVERY, progress=False,
+        warmup_fraction=0.3,
     )  # fmt: skip
     slow = convergence_metrics(read_curve_csv(tmp_path / "quality_curve.csv"))
     result = compare_metrics(slow, load_golden(path).metrics)

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from skimage.restoration import unwrap_phase
 
 from ._checks import QualityInputError, as_complex_2d, as_real_2d, check_same_shape
+from ._threads import blas_single_threaded
 
 __all__ = ["PhaseError", "phase_error", "unwrap"]
 
@@ -248,6 +249,7 @@ def _wls_plane(
     return float(coef[0]), float(coef[1]), float(coef[2])
 
 
+@blas_single_threaded
 def phase_error(
     recon: npt.ArrayLike,
     truth: npt.ArrayLike,
@@ -349,8 +351,10 @@ def phase_error(
     fy *= np.exp(-1j * c0)
     u *= fy[:, None]
     u *= fx[None, :]
-    res, residues = unwrap(np.angle(u), m)  # a new array (or its input): ours to modify
-    del u
+    wrapped = np.angle(u)
+    del u  # before unwrapping: its temporaries are the peak of the whole evaluation
+    res, residues = unwrap(wrapped, m)  # a new array (or its input): ours to modify
+    del wrapped
     if not remove_offset:
         res -= _TWO_PI * np.round(np.vdot(w, res) / w.sum() / _TWO_PI)
     c, gy, gx = _wls_plane(res, w, offset=remove_offset, ramp=remove_ramp)

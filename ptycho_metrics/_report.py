@@ -24,6 +24,7 @@ from ._frc import Criterion, FRCResult, frc
 from ._metadata import METRICS
 from ._phase import as_mask, phase_error, unwrap
 from ._ssim import MS_SSIM_WEIGHTS, ms_ssim, psnr, ssim
+from ._threads import blas_single_threaded
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -269,6 +270,7 @@ def _frc_metrics(out: _Collector, result: FRCResult) -> None:
     out.set("frc_mean", mean, "no ring beyond DC has power in both images")
 
 
+@blas_single_threaded
 def evaluate(
     recon: npt.ArrayLike,
     truth: npt.ArrayLike,

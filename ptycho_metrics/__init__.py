@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._align import Alignment, align
     from ._checks import QualityInputError, check_reconstruction
     from ._frc import FRCResolution, FRCResult, frc
+    from ._many import ManyReport, Pair, PairResult, evaluate_many
     from ._mask import scan_mask
     from ._metadata import METRICS, MetricInfo, metric_direction
     from ._phase import PhaseError, phase_error
@@ -37,6 +38,10 @@ _LAZY = {
     "FRCResult": "._frc",
     "frc": "._frc",
     "scan_mask": "._mask",
+    "evaluate_many": "._many",
+    "ManyReport": "._many",
+    "Pair": "._many",
+    "PairResult": "._many",
     "METRICS": "._metadata",
     "MetricInfo": "._metadata",
     "metric_direction": "._metadata",
@@ -71,13 +76,17 @@ __all__ = [
     "Alignment",
     "FRCResolution",
     "FRCResult",
+    "ManyReport",
     "MetricInfo",
+    "Pair",
+    "PairResult",
     "PhaseError",
     "QualityInputError",
     "QualityReport",
     "align",
     "check_reconstruction",
     "evaluate",
+    "evaluate_many",
     "frc",
     "metric_direction",
     "ms_ssim",

@@ -6,12 +6,17 @@ import argparse
 from pathlib import Path
 
 from .. import evaluate as evaluate_recon
+from . import _many
 from ._common import load_recon, load_scan
 
 __all__ = ["register"]
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.many is not None:
+        _many.run(args)
+        return
+    _many.require_single(args)
     obj, mask = load_recon(args.recon)
     truth = load_scan(args.truth).obj
     report = evaluate_recon(obj, truth, mask=mask)
@@ -28,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate a reconstruction.npz against a ground truth",
         description="Evaluate a reconstruction.npz (keys object, mask) against a ground truth.",
     )
-    ev.add_argument("--recon", required=True, help="reconstruction.npz")
-    ev.add_argument("--truth", required=True, help="fixture name or scan .npz (objectGuess)")
+    ev.add_argument("--recon", help="reconstruction.npz")
+    ev.add_argument("--truth", help="fixture name or scan .npz (objectGuess)")
     ev.add_argument("--output", help="also write the report as JSON here")
+    _many.add_arguments(ev)
     ev.set_defaults(action=_cmd_evaluate)

@@ -270,24 +270,30 @@ def _shift_invariant_ramp(recon: np.ndarray, truth: np.ndarray, mask: np.ndarray
 
 def _register_iteratively(
     ref: np.ndarray,
-    image: np.ndarray,
+    recon: np.ndarray,
+    g: np.ndarray,
     box: tuple[slice, slice],
     upsample_factor: int,
     *,
     start: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Register with the window moved to the current estimate until it settles.
+    """Register ``recon`` de-ramped by ``g`` with the window moved to the estimate until it settles.
 
     Each pass shrinks the window bias about tenfold (measured); passes stop
     once the estimate moves by less than REFINE_TOLERANCE px (at most
-    MAX_REFINEMENTS passes).
+    MAX_REFINEMENTS passes). The de-ramped crop is rebuilt for every pass
+    (one multiplication) rather than kept: one full-size array less at
+    the peak for images up to REGISTRATION_SIDE.
     """
+
+    def spectrum(at: np.ndarray) -> np.ndarray:
+        return _registration_spectrum(_deramped_crop(recon, g, box), _WHOLE, at)
+
     shift = start
     if shift is None:
-        shift = _register(ref, _registration_spectrum(image, box, np.zeros(2)), upsample_factor)
+        shift = _register(ref, spectrum(np.zeros(2)), upsample_factor)
     for _ in range(MAX_REFINEMENTS):
-        moved = _registration_spectrum(image, box, shift)
-        new = _register(ref, moved, upsample_factor, near=shift)
+        new = _register(ref, spectrum(shift), upsample_factor, near=shift)
         change = np.abs(new - shift).max()
         shift = new
         if change < REFINE_TOLERANCE:
@@ -367,7 +373,7 @@ def _smooth_spectrum(image: np.ndarray) -> np.ndarray:
     col_jump = sfft.fft(image[:, -1] - image[:, 0])
     row_factor, col_cos, row_cos = 1 - np.exp(1j * qx), 2 * np.cos(qx), 2 * np.cos(qy) - 4
     # Row blocks: the second term and the denominator never exist at full size.
-    step = max(2**18 // nx, 1)
+    step = max(min(2**18 // nx, ny // 16), 1)
     for r0 in range(0, ny, step):
         rows = slice(r0, min(r0 + step, ny))
         out[rows] += np.multiply.outer(col_jump[rows], row_factor)
@@ -419,7 +425,7 @@ def _add_linear_shift(out: np.ndarray, image: np.ndarray, shift: np.ndarray) -> 
     (rows_lo, rows_hi, wy), (cols_lo, cols_hi, wx) = (
         _linear_taps(n, float(d)) for n, d in zip(image.shape, shift, strict=True)
     )
-    step = max(2**20 // (16 * n_cols), 1)
+    step = max(min(2**16 // n_cols, n_rows // 16), 1)
     for r0 in range(0, n_rows, step):
         block = slice(r0, min(r0 + step, n_rows))
         rows = image[rows_lo[block]]
@@ -600,15 +606,13 @@ def align(
             raise QualityInputError(msg)
     g = _shift_invariant_ramp(r, t, m) if remove_ramp else np.zeros(2)
     ref = _registration_spectrum(t, box, np.zeros(2), None if m.all() else m)
-    shift = _register_iteratively(ref, _deramped_crop(r, g, box), _WHOLE, upsample_factor)
+    shift = _register_iteratively(ref, r, g, box, upsample_factor)
     aligned, region, g_rel = _apply_shift(_deramp(r, *g), shift, t, m, remove_ramp, max_shift)
     if _ramp_matters(g_rel, t.shape):
         # PtychoShelves' second round: a ramp this large may have biased the registration.
         del aligned
         g += g_rel
-        crop = _deramped_crop(r, g, box)
-        shift = _register_iteratively(ref, crop, _WHOLE, upsample_factor, start=shift)
-        del crop
+        shift = _register_iteratively(ref, r, g, box, upsample_factor, start=shift)
         aligned, region, g_rel = _apply_shift(_deramp(r, *g), shift, t, m, remove_ramp, max_shift)
     del ref
     # A ramp g removed before a shift by s leaves a constant g . s on the shifted map.

@@ -56,7 +56,8 @@ SNR_ONE_BIT = 0.5
 #: Smallest side with a ring beyond DC on both sides of a crossing.
 MIN_SIDE = 4
 
-#: Fourier pixels per block of rows in the ring sums (bounds their temporaries).
+#: Fourier pixels per block of rows in the ring sums, at most 1/16 of the rows (bounds
+#: their temporaries).
 RING_BLOCK = 2**18
 
 
@@ -346,7 +347,7 @@ def _ring_sums(f1: np.ndarray, f2: np.ndarray) -> tuple[np.ndarray, ...]:
     fy2 = scipy.fft.fftfreq(shape[0]) ** 2
     fx2 = scipy.fft.fftfreq(shape[1]) ** 2
     sums = np.zeros((4, length))
-    step = max(RING_BLOCK // shape[1], 1)
+    step = max(min(RING_BLOCK // shape[1], shape[0] // 16), 1)
     for r0 in range(0, shape[0], step):
         rows = slice(r0, min(r0 + step, shape[0]))
         radius = np.sqrt(fy2[rows, None] + fx2[None, :])

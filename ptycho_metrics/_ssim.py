@@ -140,7 +140,8 @@ def _ssim_sums(
         cov_norm = n / (n - 1)  # sample covariance, scikit-image's default
     pad = (win - 1) // 2
     n_rows, n_cols = x.shape[0] - 2 * pad, x.shape[1] - 2 * pad
-    rows = max(BLOCK_BYTES // (4 * 8 * x.shape[1]) - 2 * pad, 8)
+    # At most 1/16 of the map per block, so small images keep a small peak too.
+    rows = max(min(BLOCK_BYTES // (4 * 8 * x.shape[1]) - 2 * pad, n_rows // 16), 8)
     moments = np.empty((4, rows + 2 * pad, x.shape[1]))
     across = np.empty_like(moments)
     down = np.empty((4, rows + 2 * pad, n_cols))

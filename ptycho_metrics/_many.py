@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -368,12 +369,13 @@ def _run_on_dask(
     except ImportError as exc:
         msg = 'route="dask" needs dask.distributed: pip install "ptycho-metrics[dask]"'
         raise ImportError(msg) from exc
+    token = uuid.uuid4().hex  # fresh keys: a key reused from an earlier call could hit its result
     own = not isinstance(scheduler, Client)
     client: Client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
         futures = {
             client.submit(
-                _run_pair, pair, opts, key=f"ptycho-metrics-{i}-{pair.name}", pure=False
+                _run_pair, pair, opts, key=f"ptycho-metrics-{token}-{i}", pure=False
             ): pair
             for i, pair in enumerate(items)
         }

@@ -19,6 +19,7 @@ from .. import evaluate as evaluate_recon
 from ..io import check_same_data, read_reconstruction, to_fixture_grid
 from ..io._registry import Format
 from ..io.grid import DEFAULT_PIXEL_TOLERANCE
+from . import _many
 from ._common import load_scan, truth_hashes
 
 __all__ = ["register"]
@@ -40,6 +41,10 @@ def _pixel_size(text: str) -> float | tuple[float, float]:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.many is not None:
+        _many.run(args)
+        return
+    _many.require_single(args)
     recon = read_reconstruction(
         args.recon,
         format=args.format,
@@ -98,8 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "plain array), put it on the truth's grid with the fixture's scan mask, and measure it."
         ),
     )
-    ev.add_argument("--recon", required=True, help="the reconstruction file")
-    ev.add_argument("--truth", required=True, help="fixture name or scan .npz (objectGuess)")
+    ev.add_argument("--recon", help="the reconstruction file (required unless --many)")
+    ev.add_argument("--truth", help="fixture name or scan .npz (objectGuess)")
     ev.add_argument(
         "--format",
         default="auto",
@@ -134,4 +139,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     ev.add_argument("--plot", metavar="PNG", help="also draw truth, reconstruction and FRC here")
     ev.add_argument("--output", help="also write the report as JSON here")
+    _many.add_arguments(ev)
     ev.set_defaults(action=_cmd_evaluate)

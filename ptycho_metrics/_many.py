@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ._checks import QualityInputError, check_choice
-from ._metadata import METRICS
+from ._metadata import EVALUATE_METRICS
 from ._report import QualityReport, evaluate
 from ._threads import pinned_threads, usable_cores
 
@@ -156,7 +156,7 @@ class ManyReport:
         for r in self.results:
             row: dict[str, Any] = {"name": r.name, "ok": r.ok, "error": r.error or ""}
             row["seconds"] = round(r.seconds, 3)
-            for key in METRICS:
+            for key in EVALUATE_METRICS:
                 value = None if r.report is None else r.report.metrics[key]
                 row[key] = None if value is None else _json_float(value)
             out.append(row)
@@ -166,7 +166,9 @@ class ManyReport:
         """The :meth:`rows` as a CSV table (undefined metrics as empty cells)."""
         rows = self.rows()
         with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["name", "ok", "error", "seconds", *METRICS])
+            writer = csv.DictWriter(
+                fh, fieldnames=["name", "ok", "error", "seconds", *EVALUATE_METRICS]
+            )
             writer.writeheader()
             for row in rows:
                 writer.writerow({k: "" if v is None else v for k, v in row.items()})

@@ -11,13 +11,13 @@ import pytest
 from scipy import ndimage
 
 from ptycho_metrics import (
-    METRICS,
     ManyReport,
     Pair,
     QualityInputError,
     evaluate,
     evaluate_many,
 )
+from ptycho_metrics._metadata import EVALUATE_METRICS
 from ptycho_metrics._threads import pinned_threads
 from ptycho_metrics.data import fixture_path, load_fixture
 
@@ -129,7 +129,7 @@ def test_json_and_csv_tables(tmp_path, serial):
     assert data["n_pairs"] == 4
     assert data["n_failed"] == 1
     assert data["pairs"][3]["report"] is None
-    assert list(data["pairs"][0]["report"]["metrics"]) == list(METRICS)
+    assert list(data["pairs"][0]["report"]["metrics"]) == list(EVALUATE_METRICS)
     path = tmp_path / "t.csv"
     serial.write_csv(path)
     with open(path, newline="", encoding="utf-8") as fh:

@@ -100,3 +100,14 @@ def test_usage_errors(tmp_path, capsys):
         cli.main(["evaluate", "--many", str(tmp_path), "--output", str(tmp_path / "o.json")]) == 1
     )
     assert "--many with a directory needs --truth" in capsys.readouterr().err
+
+
+def test_single_pair_options_are_refused_with_many(tmp_path, capsys):
+    out = tmp_path / "o.json"
+    argv = ["evaluate", "--many", str(tmp_path), "--truth", "default", "--output", str(out)]
+    assert cli.main([*argv, "--format", "cdtools", "--json"]) == 1
+    assert (
+        "--many takes none of the single-pair options (its pairs are ptycho-metrics "
+        "reconstruction.npz files with keys object, mask), got --format, --json"
+    ) in capsys.readouterr().err
+    assert not out.exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from .. import evaluate as evaluate_recon
+from .._checks import QualityInputError
 from ..io import check_same_data, read_reconstruction, to_fixture_grid
 from ..io._registry import Format
 from ..io.grid import DEFAULT_PIXEL_TOLERANCE
@@ -40,8 +41,41 @@ def _pixel_size(text: str) -> float | tuple[float, float]:
     raise argparse.ArgumentTypeError(msg)
 
 
+#: Options of the single-pair form and their defaults. --many reads its pairs with
+#: evaluate_many's loader (ptycho-metrics reconstruction.npz: keys object, mask),
+#: which takes none of them: refused rather than silently ignored.
+_SINGLE_PAIR_OPTIONS: dict[str, Any] = {
+    "recon": None,
+    "format": "auto",
+    "layer": None,
+    "mode": None,
+    "key": None,
+    "pixel_size": None,
+    "resample": False,
+    "pixel_tolerance": DEFAULT_PIXEL_TOLERANCE,
+    "allow_other_data": False,
+    "json": False,
+    "plot": None,
+}
+
+
+def _refuse_single_pair_options(args: argparse.Namespace) -> None:
+    given = [
+        "--" + name.replace("_", "-")
+        for name, default in _SINGLE_PAIR_OPTIONS.items()
+        if getattr(args, name) != default
+    ]
+    if given:
+        msg = (
+            f"--many takes none of the single-pair options (its pairs are ptycho-metrics "
+            f"reconstruction.npz files with keys object, mask), got {', '.join(given)}"
+        )
+        raise QualityInputError(msg)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.many is not None:
+        _refuse_single_pair_options(args)
         _many.run(args)
         return
     _many.require_single(args)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._checks import QualityInputError, check_reconstruction
     from ._curve import convergence_metrics, epochs_to_reach
     from ._frc import FRCResolution, FRCResult, frc
+    from ._many import ManyReport, Pair, PairResult, evaluate_many
     from ._mask import scan_mask
     from ._metadata import METRICS, MetricInfo, metric_direction
     from ._phase import PhaseError, phase_error
@@ -40,6 +41,10 @@ _LAZY = {
     "FRCResult": "._frc",
     "frc": "._frc",
     "scan_mask": "._mask",
+    "evaluate_many": "._many",
+    "ManyReport": "._many",
+    "Pair": "._many",
+    "PairResult": "._many",
     "METRICS": "._metadata",
     "MetricInfo": "._metadata",
     "metric_direction": "._metadata",
@@ -74,7 +79,10 @@ __all__ = [
     "Alignment",
     "FRCResolution",
     "FRCResult",
+    "ManyReport",
     "MetricInfo",
+    "Pair",
+    "PairResult",
     "PhaseError",
     "QualityInputError",
     "QualityReport",
@@ -83,6 +91,7 @@ __all__ = [
     "convergence_metrics",
     "epochs_to_reach",
     "evaluate",
+    "evaluate_many",
     "frc",
     "metric_direction",
     "ms_ssim",

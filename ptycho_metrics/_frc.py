@@ -41,6 +41,7 @@ from ._checks import (
     power_of_two_unit,
     unmasked,
 )
+from ._threads import blas_single_threaded, fft_workers
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -60,6 +61,10 @@ SNR_ONE_BIT = 0.5
 
 #: Smallest side with a ring beyond DC on both sides of a crossing.
 MIN_SIDE = 4
+
+#: Fourier pixels per block of rows in the ring sums, at most 1/16 of the rows (bounds
+#: their temporaries).
+RING_BLOCK = 2**18
 
 
 @dataclass(frozen=True)
@@ -327,7 +332,7 @@ def _window_1d(n: int, apodization: Apodization | None, alpha: float) -> np.ndar
 
 
 def _prepared_spectrum(a: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
-    """Transform of w * (a - m), m the window-weighted mean; flattened.
+    """Transform of w * (a - m), m the window-weighted mean.
 
     The window is separable, w = outer(w0, w1), so the weighted sum is
     w0 @ a @ w1 and no full-size window is ever stored.
@@ -338,22 +343,41 @@ def _prepared_spectrum(a: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> np.ndar
     out = a - mean
     out *= w0[:, None]
     out *= w1[None, :]
-    spectrum = scipy.fft.fft2(out, overwrite_x=True).ravel()
+    spectrum = scipy.fft.fft2(out, overwrite_x=True, workers=fft_workers())
     # Mathematically zero after the mean removal; rounding leaves ~1e-16.
-    spectrum[0] = 0.0
+    spectrum[0, 0] = 0.0
     return spectrum
 
 
-def _ring_index(shape: tuple[int, int]) -> tuple[np.ndarray, int]:
+def _ring_sums(f1: np.ndarray, f2: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per ring: sum Re F1 F2*, sum |F1|^2, sum |F2|^2 and the pixel count.
+
+    Rings are taken one block of rows at a time (the ring index of a block
+    from its row and column frequencies), so neither a full-size index nor
+    full-size products are stored: peak memory stays at the two spectra.
+    """
+    shape = f1.shape
     side = min(shape)
-    fy = scipy.fft.fftfreq(shape[0])
-    fx = scipy.fft.fftfreq(shape[1])
-    radius = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2) * side
     n_rings = side // 2 + 1
-    index = np.rint(radius).astype(np.intp)
-    # Beyond-Nyquist corners go to an overflow bin that is dropped.
-    np.minimum(index, n_rings, out=index)
-    return index.ravel(), n_rings
+    length = n_rings + 1  # beyond-Nyquist corners go to an overflow bin that is dropped
+    fy2 = scipy.fft.fftfreq(shape[0]) ** 2
+    fx2 = scipy.fft.fftfreq(shape[1]) ** 2
+    sums = np.zeros((4, length))
+    step = max(min(RING_BLOCK // shape[1], shape[0] // 16), 1)
+    for r0 in range(0, shape[0], step):
+        rows = slice(r0, min(r0 + step, shape[0]))
+        radius = np.sqrt(fy2[rows, None] + fx2[None, :])
+        radius *= side
+        index = np.rint(radius).astype(np.intp).ravel()
+        np.minimum(index, n_rings, out=index)
+        a, b = f1[rows].ravel(), f2[rows].ravel()
+        cross = a.real * b.real
+        cross += a.imag * b.imag
+        sums[0] += np.bincount(index, weights=cross, minlength=length)
+        sums[1] += np.bincount(index, weights=a.real**2 + a.imag**2, minlength=length)
+        sums[2] += np.bincount(index, weights=b.real**2 + b.imag**2, minlength=length)
+        sums[3] += np.bincount(index, minlength=length)
+    return tuple(sums[:, :n_rings])
 
 
 def check_pixel_size(pixel_size: Any, pixel_unit: Any) -> float | None:
@@ -390,6 +414,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+@blas_single_threaded
 def frc(
     a: npt.ArrayLike,
     b: npt.ArrayLike,
@@ -491,18 +516,16 @@ def frc(
     w1 = _window_1d(a_arr.shape[1], apodization, alpha)
     f1 = _prepared_spectrum(a_arr, w0, w1)
     f2 = _prepared_spectrum(b_arr, w0, w1)
-    index, n_rings = _ring_index(a_arr.shape)
-    length = n_rings + 1
-    cross = np.bincount(index, weights=f1.real * f2.real + f1.imag * f2.imag, minlength=length)
-    p1 = np.bincount(index, weights=f1.real**2 + f1.imag**2, minlength=length)
-    p2 = np.bincount(index, weights=f2.real**2 + f2.imag**2, minlength=length)
-    counts = np.bincount(index, minlength=length)[:n_rings]
-    denom = np.sqrt(p1[:n_rings] * p2[:n_rings])
+    cross, p1, p2, counts = _ring_sums(f1, f2)
+    del f1, f2
+    n_rings = cross.size
+    denom = np.sqrt(p1 * p2)
     corr = np.full(n_rings, np.nan)
-    np.divide(cross[:n_rings], denom, out=corr, where=denom > 0)
+    np.divide(cross, denom, out=corr, where=denom > 0)
     if flat:
         corr[:] = np.nan
     freq = np.arange(n_rings) / min(a_arr.shape)
+    counts = counts.astype(np.intp)
     return FRCResult(
         frequency=_readonly(freq),
         correlation=_readonly(corr),

@@ -31,6 +31,7 @@ from ._checks import (
     power_of_two_unit,
     unmasked,
 )
+from ._threads import blas_single_threaded
 
 __all__ = ["PhaseError", "phase_error", "unwrap"]
 
@@ -306,6 +307,7 @@ def _wls_plane(
     return float(coef[0]), float(coef[1]), float(coef[2])
 
 
+@blas_single_threaded
 def phase_error(
     recon: npt.ArrayLike,
     truth: npt.ArrayLike,
@@ -431,8 +433,10 @@ def phase_error(
     fy *= np.exp(-1j * c0)
     u *= fy[:, None]
     u *= fx[None, :]
-    res, residues = unwrap(np.angle(u), m)  # a new array (or its input): ours to modify
-    del u
+    wrapped = np.angle(u)
+    del u  # before unwrapping: its temporaries are the peak of the whole evaluation
+    res, residues = unwrap(wrapped, m)  # a new array (or its input): ours to modify
+    del wrapped
     if not remove_offset:
         res -= _TWO_PI * np.round(np.vdot(w, res) / w.sum() / _TWO_PI)
     c, gy, gx = _wls_plane(res, w, offset=remove_offset, ramp=remove_ramp)

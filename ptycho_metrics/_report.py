@@ -46,6 +46,7 @@ from ._ssim import (
     psnr,
     ssim,
 )
+from ._threads import blas_single_threaded
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -366,6 +367,7 @@ def _frc_metrics(out: _Collector, result: FRCResult, no_power: str = "") -> None
     out.set("frc_mean", mean, no_power or "no ring beyond DC has power in both images")
 
 
+@blas_single_threaded
 def evaluate(
     recon: npt.ArrayLike,
     truth: npt.ArrayLike,

@@ -1,16 +1,19 @@
 """Benchmark: is evaluate() cheaper than scikit-image's SSIM + unwrap_phase on the same pair?
 
-Issue #2's targets, both printed as ratios measured in this one run:
+Issue #13's targets, both printed as ratios measured in this one run:
 
-* time: ``evaluate(recon, truth)`` <= baseline, where the baseline is
+* time: ``evaluate(recon, truth)`` <= 0.5 x baseline at 1024^2 and <= 0.2 x
+  baseline from 2048^2 (issue #2 asked for <= 1), where the baseline is
   ``skimage.metrics.structural_similarity`` on the amplitudes and on the
   phases (data_range given) plus ``skimage.restoration.unwrap_phase`` of the
   reconstruction's phase (seeded);
 * memory: evaluate's peak traced allocation (tracemalloc, the inputs excluded)
-  < 10x the nbytes of one input array (complex128 by default, ``--dtype``).
+  <= 4x the nbytes of one input array (complex128 by default, ``--dtype``).
 
 Timings are the best of ``--repeat`` runs, evaluate and baseline interleaved
-so that load from other processes hits both alike.
+so that load from other processes hits both alike; ``uptime`` is printed
+before and after (the load changes the ratio: evaluate is more
+memory-bound than the baseline).
 
 Usage::
 
@@ -20,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -115,6 +119,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    print(f"load before: {_uptime()}")
     recon, truth = (a.astype(args.dtype) for a in make_pair(args.size, args.vacuum))
     t_eval: list[float] = []
     t_base: list[float] = []
@@ -132,11 +137,20 @@ def main() -> None:
     )
     print(f"evaluate  best of {args.repeat}: {min(t_eval):7.3f} s  (all: {_fmt(t_eval)})")
     print(f"baseline  best of {args.repeat}: {min(t_base):7.3f} s  (all: {_fmt(t_base)})")
-    print(f"time ratio evaluate/baseline: {min(t_eval) / min(t_base):.3f}  (target <= 1.0)")
-    print(f"evaluate peak memory: {mem_eval / nbytes:.2f} x one input  (target < 10)")
+    target = 0.5 if args.size < 2048 else 0.2  # issue #13: 2x faster at 1024^2, 5x from 2048^2
+    ratio = min(t_eval) / min(t_base)
+    print(
+        f"time ratio evaluate/baseline: {ratio:.3f}  (x{1 / ratio:.2f} faster; target <= {target})"
+    )
+    print(f"evaluate peak memory: {mem_eval / nbytes:.2f} x one input  (target <= 4)")
     print(f"baseline peak memory: {mem_base / nbytes:.2f} x one input  (for comparison)")
+    print(f"load after: {_uptime()}")
     print(f"recovered shift {report.alignment['shift']}, expected {[-s for s in SHIFT]}")  # type: ignore[index]
     print(report.format_table())
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def _fmt(values: list[float]) -> str:

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, get_args
 
 from .. import evaluate as evaluate_recon
+from .._checks import QualityInputError
 from ..io import check_same_data, read_reconstruction, to_fixture_grid
 from ..io._registry import Format
 from ..io.grid import DEFAULT_PIXEL_TOLERANCE
+from . import _many
 from ._common import load_scan, truth_hashes
 
 __all__ = ["register"]
@@ -39,7 +41,44 @@ def _pixel_size(text: str) -> float | tuple[float, float]:
     raise argparse.ArgumentTypeError(msg)
 
 
+#: Options of the single-pair form and their defaults. --many reads its pairs with
+#: evaluate_many's loader (ptycho-metrics reconstruction.npz: keys object, mask),
+#: which takes none of them: refused rather than silently ignored.
+_SINGLE_PAIR_OPTIONS: dict[str, Any] = {
+    "recon": None,
+    "format": "auto",
+    "layer": None,
+    "mode": None,
+    "key": None,
+    "pixel_size": None,
+    "resample": False,
+    "pixel_tolerance": DEFAULT_PIXEL_TOLERANCE,
+    "allow_other_data": False,
+    "json": False,
+    "plot": None,
+}
+
+
+def _refuse_single_pair_options(args: argparse.Namespace) -> None:
+    given = [
+        "--" + name.replace("_", "-")
+        for name, default in _SINGLE_PAIR_OPTIONS.items()
+        if getattr(args, name) != default
+    ]
+    if given:
+        msg = (
+            f"--many takes none of the single-pair options (its pairs are ptycho-metrics "
+            f"reconstruction.npz files with keys object, mask), got {', '.join(given)}"
+        )
+        raise QualityInputError(msg)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.many is not None:
+        _refuse_single_pair_options(args)
+        _many.run(args)
+        return
+    _many.require_single(args)
     recon = read_reconstruction(
         args.recon,
         format=args.format,
@@ -98,8 +137,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "plain array), put it on the truth's grid with the fixture's scan mask, and measure it."
         ),
     )
-    ev.add_argument("--recon", required=True, help="the reconstruction file")
-    ev.add_argument("--truth", required=True, help="fixture name or scan .npz (objectGuess)")
+    ev.add_argument("--recon", help="the reconstruction file (required unless --many)")
+    ev.add_argument("--truth", help="fixture name or scan .npz (objectGuess)")
     ev.add_argument(
         "--format",
         default="auto",
@@ -134,4 +173,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     ev.add_argument("--plot", metavar="PNG", help="also draw truth, reconstruction and FRC here")
     ev.add_argument("--output", help="also write the report as JSON here")
+    _many.add_arguments(ev)
     ev.set_defaults(action=_cmd_evaluate)

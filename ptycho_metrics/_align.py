@@ -558,15 +558,14 @@ def _ramp_matters(g: np.ndarray, shape: tuple[int, ...], tolerance: float = RAMP
     return bool(abs(g[0]) * shape[0] + abs(g[1]) * shape[1] > tolerance)
 
 
-def _aligned_inputs(
+def checked_pair(
     recon: Any, truth: Any, mask: Any, real_as: str | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """recon, truth (complex128, power-of-two normalised), the mask and both units.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """recon and truth as complex128 (checked, same shape) and the boolean mask.
 
-    numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf outside
-    it are set to 0 (never compared). Each image is divided by the power of two
-    nearest its largest modulus, exactly, so 1e+-200 neither overflows nor
-    underflows in the correlations; the units are returned to undo it.
+    numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf are
+    allowed outside it (set to 0 in a copy, never compared). Shared by
+    :func:`align` and :func:`ptycho_metrics.evaluate`.
     """
     recon, r_keep = unmasked(recon, "recon", accepts_mask=True)
     truth, t_keep = unmasked(truth, "truth", accepts_mask=True)
@@ -582,7 +581,20 @@ def _aligned_inputs(
     r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
     t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
     check_same_shape(r, t, ("recon", "truth"))
-    m = as_mask(keep if keep is not None else mask, t.shape)
+    return r, t, as_mask(keep if keep is not None else mask, t.shape)
+
+
+def _aligned_inputs(
+    recon: Any, truth: Any, mask: Any, real_as: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """recon, truth (complex128, power-of-two normalised), the mask and both units.
+
+    numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf outside
+    it are set to 0 (never compared). Each image is divided by the power of two
+    nearest its largest modulus, exactly, so 1e+-200 neither overflows nor
+    underflows in the correlations; the units are returned to undo it.
+    """
+    r, t, m = checked_pair(recon, truth, mask, real_as)
     if min(t.shape) < 4:
         msg = f"recon and truth must be at least 4x4 to align, got {t.shape}"
         raise QualityInputError(msg)

@@ -23,20 +23,16 @@ from ._align import bounding_box
 from ._checks import (
     REAL_AS,
     QualityInputError,
-    as_object_2d,
     check_bool,
     check_choice,
     check_int,
     check_path,
     check_real,
-    check_same_shape,
-    combine_keep,
     degeneracy,
-    unmasked,
 )
 from ._frc import Criterion, FRCResult, check_pixel_size, frc
 from ._metadata import EVALUATE_METRICS, METRICS
-from ._phase import _shape_of, as_mask, phase_error, power_of_two_scale, unwrap
+from ._phase import phase_error, power_of_two_scale, unwrap
 from ._ssim import (
     GAUSSIAN_WIN_SIZE,
     MS_SSIM_WEIGHTS,
@@ -489,7 +485,7 @@ def evaluate(
     if ms_ssim_weights is not None:
         check_weights(ms_ssim_weights, "ms_ssim_weights")
     check_choice(real_as, "real_as", (*REAL_AS, None))
-    r, t, m = _checked_inputs(recon, truth, mask, real_as)
+    r, t, m = _align.checked_pair(recon, truth, mask, real_as)
     # Scale-free metrics are computed in units of a power of two of the truth (exact),
     # so 1e+-200 objects neither overflow nor underflow; MAE/RMSE are scaled back.
     unit = power_of_two_scale(t, m)
@@ -654,31 +650,6 @@ def _alignment_metrics(out: _Collector, params: dict[str, Any] | None) -> None:
     ramp = math.nan if params is None else math.hypot(*params["phase_ramp"])
     out.set("alignment_shift_px", shift, why)
     out.set("alignment_ramp", ramp, why)
-
-
-def _checked_inputs(
-    recon: Any, truth: Any, mask: Any, real_as: str | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """recon and truth as complex128 (checked, same shape) and the boolean mask.
-
-    numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf are
-    allowed outside it (set to 0 in a copy, never compared).
-    """
-    recon, r_keep = unmasked(recon, "recon", accepts_mask=True)
-    truth, t_keep = unmasked(truth, "truth", accepts_mask=True)
-    shape, r_shape = _shape_of(truth, "truth"), _shape_of(recon, "recon")
-    if len(shape) == len(r_shape) == 2 and shape != r_shape:
-        msg = f"recon and truth must have the same shape, got {r_shape} and {shape}"
-        raise QualityInputError(msg)
-    given = None if mask is None or len(shape) != 2 else as_mask(mask, shape)
-    keep = combine_keep(given, r_keep, t_keep)
-    if keep is not None and not keep.any():
-        msg = "mask and the numpy.ma masks of recon and truth must leave a pixel, got none"
-        raise QualityInputError(msg)
-    r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
-    t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
-    check_same_shape(r, t, ("recon", "truth"))
-    return r, t, as_mask(keep if keep is not None else mask, t.shape)
 
 
 def _complex_scale(recon: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float:

@@ -224,6 +224,18 @@ def resolve_directions(
     return out
 
 
+def _checked_tolerance(value: Any, what: str, direction: GateDirection) -> float:
+    """One given tolerance (absolute or relative): finite, >= 0, and 0 for an exact metric."""
+    tol = _as_float(value, what)
+    if not (math.isfinite(tol) and tol >= 0):
+        msg = f"{what} must be finite and >= 0, got {tol!r}"
+        raise GateConfigError(msg)
+    if direction == "exact" and tol != 0:
+        msg = f"{what} must be 0 or absent for an 'exact' metric, got {tol!r}"
+        raise GateConfigError(msg)
+    return tol
+
+
 def resolve_tolerances(
     directions: Mapping[str, GateDirection], tolerances: Mapping[str, Any] | None = None
 ) -> dict[str, float]:
@@ -238,14 +250,7 @@ def resolve_tolerances(
     missing = []
     for key, direction in directions.items():
         if key in given:
-            tol = _as_float(given[key], f"tolerances[{key!r}]")
-            if not (math.isfinite(tol) and tol >= 0):
-                msg = f"tolerances[{key!r}] must be finite and >= 0, got {tol!r}"
-                raise GateConfigError(msg)
-            if direction == "exact" and tol != 0:
-                msg = f"tolerances[{key!r}] must be 0 or absent for an 'exact' metric, got {tol!r}"
-                raise GateConfigError(msg)
-            out[key] = tol
+            out[key] = _checked_tolerance(given[key], f"tolerances[{key!r}]", direction)
         elif direction == "exact":
             out[key] = 0.0
         elif key in DEFAULT_TOLERANCES:
@@ -275,16 +280,8 @@ def resolve_rel_tolerances(
     _refuse_unused("rel_tolerances", given, directions)
     out: dict[str, float] = {}
     for key, direction in directions.items():
-        rel = _as_float(
-            given.get(key, DEFAULT_REL_TOLERANCES.get(key, 0.0)), f"rel_tolerances[{key!r}]"
-        )
-        if not (math.isfinite(rel) and rel >= 0):
-            msg = f"rel_tolerances[{key!r}] must be finite and >= 0, got {rel!r}"
-            raise GateConfigError(msg)
-        if direction == "exact" and rel != 0:
-            msg = f"rel_tolerances[{key!r}] must be 0 or absent for an 'exact' metric, got {rel!r}"
-            raise GateConfigError(msg)
-        out[key] = rel
+        value = given.get(key, DEFAULT_REL_TOLERANCES.get(key, 0.0))
+        out[key] = _checked_tolerance(value, f"rel_tolerances[{key!r}]", direction)
     return out
 
 

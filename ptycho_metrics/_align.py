@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.fft as sfft
 
+from ._blocks import row_blocks
 from ._checks import (
     REAL_AS,
     QualityInputError,
@@ -28,7 +29,15 @@ from ._checks import (
     combine_keep,
     unmasked,
 )
-from ._phase import _shape_of, as_mask, phasor_gradient, power_of_two_scale, ramp_phasor
+from ._phase import (
+    _shape_of,
+    as_mask,
+    gradient_from_sums,
+    gradient_sums,
+    phasor_gradient,
+    power_of_two_scale,
+    ramp_phasor,
+)
 from ._threads import blas_single_threaded, fft_workers
 
 __all__ = ["Alignment", "align"]
@@ -365,12 +374,22 @@ def _edge_region(shape: tuple[int, ...], shift: np.ndarray) -> np.ndarray:
 
 
 def _ramp_between(obj: np.ndarray, truth: np.ndarray, region: np.ndarray) -> tuple[float, float]:
-    """Ramp of ``obj`` relative to ``truth`` over ``region`` (wrap safe)."""
-    z = np.conj(truth)
-    z *= obj
-    if not region.all():
-        z[~region] = 0.0
-    return phasor_gradient(z)
+    """Ramp of ``obj`` relative to ``truth`` over ``region`` (wrap safe).
+
+    :func:`phasor_gradient` of ``z = obj conj(truth)`` (0 outside ``region``),
+    with z built one block of rows at a time: a full-size z was one of the
+    two temporaries at align's memory peak.
+    """
+    full = bool(region.all())
+
+    def z_rows(rows: slice) -> np.ndarray:
+        z = np.conj(truth[rows])
+        z *= obj[rows]
+        if not full:
+            z[~region[rows]] = 0.0
+        return z
+
+    return gradient_from_sums(gradient_sums(z_rows, obj.shape), obj.shape)
 
 
 def _check_shift(shift: np.ndarray, max_shift: float | None, shape: tuple[int, ...]) -> None:
@@ -527,11 +546,20 @@ def _phase_and_scale(
     noise power in its denominator: a noisy reconstruction of exactly the
     right scale came out 12.5 % too small at SNR 7.)
     """
-    within = np.where(region, aligned, 0)  # one temporary instead of two gathered copies
-    cross = np.vdot(truth, within)
-    t_within = np.where(region, truth, 0)
-    power = np.vdot(t_within, t_within).real
-    if not np.any(within):
+    # Sums over the region one block of rows at a time: no full-size temporary.
+    full = bool(region.all())
+    cross, power, amplitude_cross, nonzero = 0j, 0.0, 0.0, False
+    for rows in row_blocks(aligned.shape):
+        within, t_within = aligned[rows], truth[rows]
+        if not full:
+            within = np.where(region[rows], within, 0)
+            t_within = np.where(region[rows], t_within, 0)
+        cross += np.vdot(t_within, within)
+        power += np.vdot(t_within, t_within).real
+        nonzero = nonzero or bool(np.any(within))
+        if mode == "amplitude":
+            amplitude_cross += float(np.abs(within).ravel() @ np.abs(t_within).ravel())
+    if not nonzero:
         msg = "recon must not be zero everywhere inside the compared region, got all zeros"
         raise QualityInputError(msg)
     if power == 0:
@@ -549,7 +577,7 @@ def _phase_and_scale(
     elif mode == "complex":
         factor = complex_scale
     else:
-        factor = power / float(np.abs(within).ravel() @ np.abs(t_within).ravel())
+        factor = power / amplitude_cross
     return float(np.angle(cross)), float(factor), float(complex_scale)
 
 

@@ -331,16 +331,24 @@ def _window_1d(n: int, apodization: Apodization | None, alpha: float) -> np.ndar
     return windows.tukey(n, alpha)
 
 
-def _prepared_spectrum(a: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> np.ndarray:
+def _prepared_spectrum(
+    a: np.ndarray, w0: np.ndarray, w1: np.ndarray, *, overwrite: bool = False
+) -> np.ndarray:
     """Transform of w * (a - m), m the window-weighted mean.
 
     The window is separable, w = outer(w0, w1), so the weighted sum is
-    w0 @ a @ w1 and no full-size window is ever stored.
+    w0 @ a @ w1 and no full-size window is ever stored. With ``overwrite``
+    a C-contiguous complex128 ``a`` becomes the spectrum (no full-size copy).
     """
     # w * (a - m) has exactly zero sum, so no offset times the window's
     # transform leaks into the first rings.
     mean = (w0 @ a @ w1) / (w0.sum() * w1.sum())
-    out = a - mean
+    in_place = overwrite and a.dtype == np.complex128 and a.flags.c_contiguous and a.flags.writeable
+    if in_place:
+        out = a
+        out -= mean
+    else:
+        out = a - mean
     out *= w0[:, None]
     out *= w1[None, :]
     spectrum = scipy.fft.fft2(out, overwrite_x=True, workers=fft_workers())
@@ -507,14 +515,37 @@ def frc(
     check_choice(apodization, "apodization", APODIZATIONS)
     alpha = _check_alpha(tukey_alpha)
     size = check_pixel_size(pixel_size, pixel_unit)
-    a_arr, b_arr = _power_of_two_normalised(a_arr), _power_of_two_normalised(b_arr)
+    return frc_of_checked(a_arr, b_arr, apodization, alpha, size, pixel_unit)
+
+
+def frc_of_checked(
+    a_arr: np.ndarray,
+    b_arr: np.ndarray,
+    apodization: Apodization | None,
+    alpha: float,
+    size: float | None,
+    pixel_unit: str,
+    *,
+    overwrite_a: bool = False,
+) -> FRCResult:
+    """:func:`frc` of two checked complex128 images of the same shape (no checks).
+
+    For :func:`ptycho_metrics.evaluate`, whose inputs are checked once; with
+    ``overwrite_a`` the first image's buffer becomes its spectrum, one
+    full-size array less at the peak.
+    """
+    a_own = _power_of_two_normalised(a_arr)
+    overwrite_a = overwrite_a or a_own is not a_arr  # a scaled copy is ours
+    a_arr, b_arr = a_own, _power_of_two_normalised(b_arr)
     # A constant image has no power beyond DC; after the mean removal only rounding
     # (~1e-17) is left, whose "correlation" would be a silent meaningless number.
     flat = _is_constant(a_arr) or _is_constant(b_arr)
 
     w0 = _window_1d(a_arr.shape[0], apodization, alpha)
     w1 = _window_1d(a_arr.shape[1], apodization, alpha)
-    f1 = _prepared_spectrum(a_arr, w0, w1)
+    shape = a_arr.shape
+    f1 = _prepared_spectrum(a_arr, w0, w1, overwrite=overwrite_a)
+    del a_arr, a_own  # overwritten (or no longer needed): only f1 refers to it
     f2 = _prepared_spectrum(b_arr, w0, w1)
     cross, p1, p2, counts = _ring_sums(f1, f2)
     del f1, f2
@@ -524,7 +555,7 @@ def frc(
     np.divide(cross, denom, out=corr, where=denom > 0)
     if flat:
         corr[:] = np.nan
-    freq = np.arange(n_rings) / min(a_arr.shape)
+    freq = np.arange(n_rings) / min(shape)
     counts = counts.astype(np.intp)
     return FRCResult(
         frequency=_readonly(freq),

@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from . import _align
 from ._align import bounding_box
+from ._blocks import BLOCK_ELEMENTS
 from ._checks import (
     REAL_AS,
     QualityInputError,
@@ -30,7 +31,7 @@ from ._checks import (
     check_real,
     degeneracy,
 )
-from ._frc import Criterion, FRCResult, check_pixel_size, frc
+from ._frc import Criterion, FRCResult, check_pixel_size, frc_of_checked
 from ._metadata import EVALUATE_METRICS, METRICS
 from ._phase import phase_error, power_of_two_scale, unwrap
 from ._ssim import (
@@ -204,12 +205,37 @@ class QualityReport:
         return fig
 
 
+def _chunks(n: int) -> list[slice]:
+    """Slices of about BLOCK_ELEMENTS covering ``range(n)``: blockwise sums of flat vectors."""
+    return [slice(i, min(i + BLOCK_ELEMENTS, n)) for i in range(0, n, BLOCK_ELEMENTS)]
+
+
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation; NaN when either input is constant."""
-    dx = x - x.mean()
-    dy = y - y.mean()
-    denom = math.sqrt(float(dx @ dx) * float(dy @ dy))
-    return float(dx @ dy) / denom if denom > 0 else math.nan
+    """Pearson correlation; NaN when either input is constant.
+
+    The centred copies are made one chunk at a time (two full-size maps
+    were the peak of the amplitude metrics).
+    """
+    mx, my = x.mean(), y.mean()
+    sxy = sxx = syy = 0.0
+    for part in _chunks(x.size):
+        dx = x[part] - mx
+        dy = y[part] - my
+        sxy += float(dx @ dy)
+        sxx += float(dx @ dx)
+        syy += float(dy @ dy)
+    denom = math.sqrt(sxx * syy)
+    return sxy / denom if denom > 0 else math.nan
+
+
+def _abs_errors(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean and root mean square of ``|x - y|``, one chunk at a time."""
+    abs_sum = sq_sum = 0.0
+    for part in _chunks(x.size):
+        diff = np.abs(x[part] - y[part])
+        abs_sum += float(diff.sum())
+        sq_sum += float(diff @ diff)
+    return abs_sum / x.size, math.sqrt(sq_sum / x.size)
 
 
 def _continuous_truth_phase(truth: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, int]:
@@ -287,10 +313,9 @@ def _real_pair_metrics(
     pearson = _pearson(tv, rv) if data_range > 0 and _range(rv) > 0 else math.nan
     out.set(f"{kind}_pearson", pearson, why)
     if kind == "amplitude":
-        diff = np.abs(tv - rv)
-        out.set("amplitude_mae", float(diff.mean()))
-        out.set("amplitude_rmse", float(np.sqrt(np.vdot(diff, diff) / diff.size)))
-        del diff
+        mae, rmse = _abs_errors(tv, rv)
+        out.set("amplitude_mae", mae)
+        out.set("amplitude_rmse", rmse)
         # PSNR over exactly the region's pixels: a 1 x n image is the same sum.
         value = psnr(tv[None], rv[None], data_range=data_range) if data_range > 0 else math.nan
         out.set("amplitude_psnr", value, flat)
@@ -504,10 +529,12 @@ def evaluate(
             r, t, mask=m, upsample_factor=upsample_factor, scale=scale, max_shift=max_shift
         )
         aligned, region, params = al.aligned, al.region, al.as_dict()
+        aligned_is_ours = True  # a new array that only this function holds
         modulus = al.complex_scale
         del al  # so that `del aligned` below frees it
     else:
         aligned, region, params = r, m, None
+        aligned_is_ours = not np.may_share_memory(r, np.ma.getdata(recon))
         modulus = _complex_scale(r, t, m)
     del r
     _scale_error(out, modulus)
@@ -515,6 +542,10 @@ def evaluate(
 
     box = bounding_box(region)
     a, tb, reg = aligned[box], t[box], region[box]
+    if aligned_is_ours and a.shape != aligned.shape:
+        # A contiguous crop of our own, so that the FRC can overwrite it in place
+        # (briefly two copies, while little else is held).
+        a = np.ascontiguousarray(a)
     if params is not None:
         note = _shift_note(params["shift"], (int(reg.shape[0]), int(reg.shape[1])))
         out.notes.extend([note] if note else [])
@@ -527,38 +558,58 @@ def evaluate(
             f"region is not rectangular: MS-SSIM and FRC use its bounding box with "
             f"{1.0 - reg.mean():.1%} of the pixels set to the truth in both images"
         )
-    fourier = frc(
-        a if full_box else np.where(reg, a, tb), tb, pixel_size=pixel_size, pixel_unit=pixel_unit
-    )
-    _frc_metrics(out, fourier, _no_power(a, tb, reg))
+    # Stages run in the order that keeps the peak memory lowest (amplitude, phase
+    # error, FRC, phase maps: the FRC turns the aligned crop into its own
+    # spectrum, one full-size array less); each collects its own notes, which
+    # are merged in the report's order (FRC, phase error, amplitude, phase).
+    no_power = _no_power(a, tb, reg)
+    amp_out, perr_out, frc_out, phase_out = _Collector(), _Collector(), _Collector(), _Collector()
+
+    t_amp = np.abs(tb)
+    r_amp = np.abs(a) if full_box else np.where(reg, np.abs(a), t_amp)
+    _real_pair_metrics(amp_out, "amplitude", t_amp, r_amp, reg, full_box, ms_ssim_weights)
+    del t_amp, r_amp
+    if unit != 1.0:
+        amp_out.metrics["amplitude_mae"] *= unit
+        amp_out.metrics["amplitude_rmse"] *= unit
+
     undefined = [n for n, state in states.items() if state == "zero"]
     if undefined:
         perr = None
         name = undefined[0]
         why = f"the phase of {name} is undefined: {name} is zero everywhere in the region"
         for key in ("phase_mae", "phase_rmse", "phase_max"):
-            out.set(key, math.nan, why)
+            perr_out.set(key, math.nan, why)
     else:
         perr = phase_error(a, tb, mask=reg)
-        out.set("phase_mae", perr.mae)
-        out.set("phase_rmse", perr.rmse)
-        out.set("phase_max", perr.max)
+        perr_out.set("phase_mae", perr.mae)
+        perr_out.set("phase_rmse", perr.rmse)
+        perr_out.set("phase_max", perr.max)
 
-    t_amp = np.abs(tb)
-    r_amp = np.abs(a) if full_box else np.where(reg, np.abs(a), t_amp)
+    # Where `a` is an aligned crop only this function holds, the FRC may overwrite it.
+    fourier = frc_of_checked(
+        a if full_box else np.where(reg, a, tb),
+        tb,
+        "hann",
+        0.25,  # frc()'s default tukey_alpha; unused by the Hann window
+        check_pixel_size(pixel_size, pixel_unit),
+        pixel_unit,
+        overwrite_a=aligned_is_ours or not full_box,
+    )
     del a
-    _real_pair_metrics(out, "amplitude", t_amp, r_amp, reg, full_box, ms_ssim_weights)
-    del t_amp, r_amp
-    if unit != 1.0:
-        out.metrics["amplitude_mae"] *= unit
-        out.metrics["amplitude_rmse"] *= unit
+    _frc_metrics(frc_out, fourier, no_power)
+
     if perr is None:
         for key in ("phase_ssim", "phase_pearson"):
-            out.set(key, math.nan, why)
+            phase_out.set(key, math.nan, why)
     else:
         t_phase, residues = _continuous_truth_phase(tb, reg)
-        _residue_notes(out, residues, perr.residues, given_mask=mask is not None or masked_input)
-        _real_pair_metrics(out, "phase", t_phase, t_phase + perr.residual, reg, full_box)
+        given_mask = mask is not None or masked_input
+        _residue_notes(phase_out, residues, perr.residues, given_mask=given_mask)
+        _real_pair_metrics(phase_out, "phase", t_phase, t_phase + perr.residual, reg, full_box)
+    for stage in (frc_out, perr_out, amp_out, phase_out):
+        out.metrics.update(stage.metrics)
+        out.notes.extend(stage.notes)
 
     return QualityReport(
         metrics={key: out.metrics[key] for key in EVALUATE_METRICS},

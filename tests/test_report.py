@@ -303,12 +303,17 @@ def test_align_false_compares_as_given():
     assert report.n_compared == N * N
 
 
-def test_inputs_are_not_mutated():
+@pytest.mark.parametrize("align", [True, False])
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_inputs_are_not_mutated(align, dtype):
+    # evaluate() lets the FRC overwrite the aligned crop in place: never the caller's
+    # array, which align=False compares as given.
     truth = _truth()
-    recon = _ambiguous_copy(truth)
+    recon = _ambiguous_copy(truth).astype(dtype)
     mask = np.ones(truth.shape, dtype=bool)
     copies = [a.copy() for a in (recon, truth, mask)]
-    evaluate(recon, truth, mask=mask)
+    evaluate(recon, truth, mask=mask, align=align)
+    evaluate(recon, truth, align=align)
     for original, copy in zip((recon, truth, mask), copies, strict=True):
         np.testing.assert_array_equal(original, copy)
 

@@ -36,6 +36,7 @@ from ._phase import (
     gradient_sums,
     phasor_gradient,
     power_of_two_scale,
+    promoted,
     ramp_phasor,
 )
 from ._threads import blas_single_threaded, fft_workers
@@ -295,9 +296,9 @@ def _circular_gradient(v: np.ndarray) -> tuple[float, float]:
     open sums miss the pairs at the boundary, which differ between the two
     (a bias of O(1/N): 2e-5 rad/px for a 128-px copy shifted by 3 px).
     """
-    flat = v.ravel()
-    sy = np.vdot(v[:-1].ravel(), v[1:].ravel()) + np.vdot(v[-1], v[0])
-    sx = np.vdot(flat[:-1], flat[1:]) - np.vdot(v[:-1, -1], v[1:, 0]) + np.vdot(v[:, -1], v[:, 0])
+    sy, sx = gradient_sums(lambda rows: promoted(v[rows]), v.shape)
+    sy += np.vdot(promoted(v[-1]), promoted(v[0]))
+    sx += np.vdot(promoted(v[:, -1]), promoted(v[:, 0]))
     return float(np.angle(sy)), float(np.angle(sx))
 
 
@@ -409,13 +410,10 @@ def _is_periodic(image: np.ndarray) -> bool:
     Compares the mean squared jump between opposite edges with the mean
     squared step between the edge pixels and their inner neighbours.
     """
-    jumps = (image[0] - image[-1], image[:, 0] - image[:, -1])
-    steps = (
-        image[0] - image[1],
-        image[-1] - image[-2],
-        image[:, 0] - image[:, 1],
-        image[:, -1] - image[:, -2],
-    )
+    top, second, last, before_last = (promoted(image[i]) for i in (0, 1, -1, -2))
+    left, next_left, right, next_right = (promoted(image[:, j]) for j in (0, 1, -1, -2))
+    jumps = (top - last, left - right)
+    steps = (top - second, last - before_last, left - next_left, right - next_right)
     energy_jump = sum(np.vdot(d, d).real for d in jumps) / 2
     energy_step = sum(np.vdot(d, d).real for d in steps) / 4
     return bool(energy_jump <= PERIODICITY_RATIO * energy_step)
@@ -589,7 +587,7 @@ def _ramp_matters(g: np.ndarray, shape: tuple[int, ...], tolerance: float = RAMP
 def checked_pair(
     recon: Any, truth: Any, mask: Any, real_as: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """recon and truth as complex128 (checked, same shape) and the boolean mask.
+    """recon (complex128, or complex64 as given) and truth (complex128), checked, and the mask.
 
     numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf are
     allowed outside it (set to 0 in a copy, never compared). Shared by
@@ -606,7 +604,11 @@ def checked_pair(
     if keep is not None and not keep.any():
         msg = "mask and the numpy.ma masks of recon and truth must leave a pixel, got none"
         raise QualityInputError(msg)
-    r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
+    # A complex64 recon is kept as given (the one full-size copy less at align's
+    # peak lets a 16384^2 pair fit in 24 GB); every computation with it promotes
+    # exactly (complex128 factors, or `promoted` blocks), so the numbers are
+    # those of a complex128 copy.
+    r = as_object_2d(recon, "recon", real_as=real_as, where=keep, keep_complex64=True)
     t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
     check_same_shape(r, t, ("recon", "truth"))
     return r, t, as_mask(keep if keep is not None else mask, t.shape)
@@ -628,7 +630,7 @@ def _aligned_inputs(
         raise QualityInputError(msg)
     r_unit, t_unit = power_of_two_scale(r, m), power_of_two_scale(t, m)
     if r_unit != 1.0:
-        r = r * (1.0 / r_unit)
+        r = promoted(r) * (1.0 / r_unit)
     if t_unit != 1.0:
         t = t * (1.0 / t_unit)
     return r, t, m, r_unit, t_unit

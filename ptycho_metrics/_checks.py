@@ -231,8 +231,12 @@ def as_object_2d(
     *,
     real_as: str | None,
     where: np.ndarray | None = None,
+    keep_complex64: bool = False,
 ) -> np.ndarray:
     """A complex object as complex128; a real array only with an explicit ``real_as``.
+
+    ``keep_complex64``: a complex64 object stays complex64 (no full-size
+    copy); the caller promotes what it computes with (exactly).
 
     ``real_as="amplitude"``: the real array is the object's modulus (phase 0),
     so it must be >= 0 (inside ``where``). ``real_as="phase"``: it is the
@@ -243,6 +247,8 @@ def as_object_2d(
     arr = _as_array(x, name)
     _check_2d(arr, name)
     if np.iscomplexobj(arr):
+        if keep_complex64 and arr.dtype == np.complex64:
+            return _check_finite(arr, name, where)
         return as_complex_2d(arr, name, where=where)
     if real_as is None:
         msg = (

@@ -33,7 +33,7 @@ from ._checks import (
 )
 from ._frc import Criterion, FRCResult, check_pixel_size, frc_of_checked
 from ._metadata import EVALUATE_METRICS, METRICS
-from ._phase import phase_error, power_of_two_scale, unwrap
+from ._phase import phase_error, power_of_two_scale, promoted, unwrap
 from ._ssim import (
     GAUSSIAN_WIN_SIZE,
     MS_SSIM_WEIGHTS,
@@ -515,7 +515,7 @@ def evaluate(
     # so 1e+-200 objects neither overflow nor underflow; MAE/RMSE are scaled back.
     unit = power_of_two_scale(t, m)
     if unit != 1.0:
-        r, t = r * (1.0 / unit), t * (1.0 / unit)
+        r, t = promoted(r) * (1.0 / unit), t * (1.0 / unit)
     out = _Collector()
     states = {"recon": _degenerate(r, m), "truth": _degenerate(t, m)}
     stuck = [f"{name} is {state}" for name, state in states.items() if state]
@@ -533,8 +533,8 @@ def evaluate(
         modulus = al.complex_scale
         del al  # so that `del aligned` below frees it
     else:
-        aligned, region, params = r, m, None
-        aligned_is_ours = not np.may_share_memory(r, np.ma.getdata(recon))
+        aligned, region, params = promoted(r), m, None
+        aligned_is_ours = not np.may_share_memory(aligned, np.ma.getdata(recon))
         modulus = _complex_scale(r, t, m)
     del r
     _scale_error(out, modulus)

@@ -728,6 +728,6 @@ def quality_gate(request: pytest.FixtureRequest) -> QualityGate:
 
     ``quality_gate.check(report_or_metrics, *, recon=None, truth=None, mask=None,
     tolerances=None, rel_tolerances=None, directions=None, contract=None,
-    basename=None, fingerprint_packages=())``; see :meth:`QualityGate.check`.
+    basename=None, fingerprint_packages=(), curve=None)``; see :meth:`QualityGate.check`.
     """
     return QualityGate(request, request.getfixturevalue("file_regression"))

@@ -589,6 +589,7 @@ def test_curve_is_stored_as_info_and_never_compared(curve_golden, project) -> No
     before = curve_golden.read_bytes()
     write_values(project, METRICS, curve=OTHER_CURVE)
     run(project).assert_outcomes(passed=1)  # a curve mismatch alone never fails
+    run(project, "--force-regen").assert_outcomes(passed=1)  # nor rewrites a passing golden
     write_values(project, METRICS)  # nor does a run without a curve
     run(project).assert_outcomes(passed=1)
     assert curve_golden.read_bytes() == before  # and a passing check writes nothing
@@ -626,10 +627,16 @@ def test_bad_curve_is_refused_naming_the_argument(project) -> None:
 
 
 def test_goldens_update_shows_a_curve_change_in_one_line_and_writes_it(
-    curve_golden, project, capsys
+    curve_golden, project, capsys, monkeypatch
 ):
-    # One staging run (each costs seconds): update prints the same diff as `goldens diff`.
+    def in_process(cwd: Path, paths: object, staging: Path, extra: object) -> int:
+        # The staging run of `goldens update`, minus the subprocess (seconds; tested above).
+        flags = ("--regen-all", f"--quality-gate-staging={staging}", "--quality-gate-report=never")
+        return int(run(project, *flags).ret)
+
+    monkeypatch.setattr(review, "_run_pytest", in_process)
     write_values(project, METRICS, curve=OTHER_CURVE)
+    # update prints the same diff as `goldens diff` (one function), then writes.
     assert regen(project, "--reason", "curve of the new run", "--yes") == 0
     out = capsys.readouterr().out
     line = (

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CONVERGENCE_LEVELS",
     "convergence_metrics",
+    "curve_from_json",
+    "curve_to_json",
     "epochs_to_reach",
     "plot_curve",
     "read_curve_csv",
@@ -188,6 +190,89 @@ def write_curve_csv(
     partial.write_text(buffer.getvalue(), encoding="utf-8")
     partial.replace(target)
     return target
+
+
+def curve_to_json(curve: object, *, name: str = "curve") -> dict[str, list[float | None]]:
+    """A learning curve as JSON columns (what a golden's ``info`` block stores), checked.
+
+    Parameters
+    ----------
+    curve : mapping of str to array_like, or an object with a ``curve`` mapping
+        ``"epoch"`` (finite, strictly increasing), optionally ``"step"``, and
+        one or more metric columns named as in :data:`ptycho_metrics.METRICS`,
+        all 1-D of one length: e.g. :func:`read_curve_csv`'s result, or a
+        :class:`ptycho_metrics.lightning.QualityCallback` (its :attr:`curve`).
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    dict of str to list
+        Column -> floats (``repr``-exact once written as JSON); NaN and Inf
+        (an evaluation that failed) become None. The input is not modified.
+
+    Raises
+    ------
+    QualityInputError
+        Not a mapping, no ``"epoch"`` column, no metric column, a column that
+        is not in ``METRICS``, columns of different lengths, or epochs not
+        finite and strictly increasing.
+    """
+    columns = getattr(curve, "curve", curve)
+    if not isinstance(columns, Mapping):
+        msg = (
+            f"{name} must be a mapping of column name to 1-D values ('epoch', optionally "
+            f"'step', and metric columns) or an object with such a .curve, got "
+            f"{type(curve).__name__}"
+        )
+        raise QualityInputError(msg)
+    keys = [str(k) for k in columns]
+    if "epoch" not in columns:
+        msg = f"{name} needs an 'epoch' column, got columns {keys}"
+        raise QualityInputError(msg)
+    unknown = [k for k in keys if k not in _INDEX_COLUMNS and k not in METRICS]
+    if unknown:
+        msg = (
+            f"{name} columns must be 'epoch', 'step' or metrics of ptycho_metrics.METRICS "
+            f"(their units label the report's axes), got {unknown}"
+        )
+        raise QualityInputError(msg)
+    metrics = [k for k in keys if k not in _INDEX_COLUMNS]
+    if not metrics:
+        msg = f"{name} needs at least one metric column besides {keys}"
+        raise QualityInputError(msg)
+    arrays = {k: _column(columns[k], f"{name}[{k!r}]") for k in keys}
+    lengths = {k: v.size for k, v in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        msg = f"{name} columns must all have one length, got {lengths}"
+        raise QualityInputError(msg)
+    epochs = arrays["epoch"]
+    if not np.all(np.isfinite(epochs)) or np.any(np.diff(epochs) <= 0):
+        msg = f"{name}['epoch'] must be finite and strictly increasing, got {epochs.tolist()}"
+        raise QualityInputError(msg)
+    return {
+        k: [float(x) if math.isfinite(x) else None for x in v.tolist()] for k, v in arrays.items()
+    }
+
+
+def curve_from_json(doc: Mapping[str, Sequence[float | None]]) -> dict[str, np.ndarray]:
+    """The inverse of :func:`curve_to_json`: column -> float64 array, None -> NaN.
+
+    Columns come in the order ``epoch``, ``step``, then as in :data:`ptycho_metrics.METRICS`.
+
+    Export a golden's curve as CSV, for example::
+
+        curve = curve_from_json(load_golden(path).info["learning_curve"])
+        np.savetxt("curve.csv", np.column_stack(list(curve.values())),
+                   delimiter=",", header=",".join(curve), comments="")
+    """
+    # JSON stores keys sorted: put epoch and step first, then the metrics in METRICS order.
+    rank = {k: i for i, k in enumerate((*_INDEX_COLUMNS, *METRICS))}
+    order = sorted(doc, key=lambda k: (rank.get(k, len(rank)), k))
+    return {
+        str(k): np.array([math.nan if x is None else x for x in doc[k]], dtype=np.float64)
+        for k in order
+    }
 
 
 def read_curve_csv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -12,6 +12,8 @@ import pytest
 from ptycho_metrics import METRICS, QualityInputError, convergence_metrics, epochs_to_reach
 from ptycho_metrics._curve import (
     CONVERGENCE_LEVELS,
+    curve_from_json,
+    curve_to_json,
     plot_curve,
     read_curve_csv,
     write_curve_csv,
@@ -129,3 +131,49 @@ def test_plot_writes_a_png(tmp_path: Path):
     labels = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
     assert "final (gated) 0.98" in labels
     assert any(label.startswith("epochs_to_amplitude_ssim_0p95 = 2.") for label in labels)
+
+
+# ----------------------------------------------------------------------------- JSON (goldens)
+
+
+def test_curve_json_round_trip_keeps_order_values_and_nan():
+    curve = {
+        "phase_rmse": np.array([0.5, math.nan, 0.1]),
+        "step": [0, 25, 50],
+        "epoch": np.array([0.0, 1.0, 2.0]),
+        "amplitude_ssim": (0.1 + 1e-17, 0.5, 0.98),
+    }
+    before = curve["phase_rmse"].copy()
+    doc = curve_to_json(curve)
+    assert doc["phase_rmse"] == [0.5, None, 0.1]  # NaN: a failed evaluation, stored as null
+    assert all(type(x) is float for x in doc["epoch"])
+    back = curve_from_json(doc)
+    assert list(back) == ["epoch", "step", "amplitude_ssim", "phase_rmse"]
+    assert back["amplitude_ssim"].tolist() == [0.1 + 1e-17, 0.5, 0.98]
+    np.testing.assert_array_equal(back["phase_rmse"], before)
+    np.testing.assert_array_equal(curve["phase_rmse"], before)  # input untouched
+
+
+def test_curve_json_takes_an_object_with_a_curve():
+    class Callback:
+        def __init__(self) -> None:
+            self.curve = {"epoch": np.arange(3.0), "frc_mean": np.array([0.1, 0.5, 0.9])}
+
+    assert curve_to_json(Callback()) == {"epoch": [0.0, 1.0, 2.0], "frc_mean": [0.1, 0.5, 0.9]}
+
+
+@pytest.mark.parametrize(
+    ("curve", "message"),
+    [
+        ([1, 2], "curve must be a mapping of column name to 1-D values ('epoch', optionally 'step', and metric columns) or an object with such a .curve, got list"),  # noqa: E501
+        ({"step": [0], "amplitude_ssim": [0.5]}, "curve needs an 'epoch' column, got columns ['step', 'amplitude_ssim']"),  # noqa: E501
+        ({"epoch": [0], "loss": [0.5]}, "curve columns must be 'epoch', 'step' or metrics of ptycho_metrics.METRICS (their units label the report's axes), got ['loss']"),  # noqa: E501
+        ({"epoch": [0, 1], "step": [0, 1]}, "curve needs at least one metric column besides ['epoch', 'step']"),  # noqa: E501
+        ({"epoch": [0, 1], "amplitude_ssim": [0.5]}, "curve columns must all have one length, got {'epoch': 2, 'amplitude_ssim': 1}"),  # noqa: E501
+        ({"epoch": [1, 0], "amplitude_ssim": [0.5, 0.6]}, "curve['epoch'] must be finite and strictly increasing, got [1.0, 0.0]"),  # noqa: E501
+        ({"epoch": [], "amplitude_ssim": []}, "curve['epoch'] must be a non-empty 1-D sequence of numbers, got shape (0,)"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_curve_json_refuses_bad_curves(curve, message):
+    with pytest.raises(QualityInputError, match=re.escape(message)):
+        curve_to_json(curve)

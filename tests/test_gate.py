@@ -405,3 +405,25 @@ def test_golden_info_is_stored_and_never_compared(tmp_path: Path) -> None:
     path = tmp_path / "g.json"
     path.write_text(dumps_golden({"a": 1.0}, info={"frc": {"correlation": [None, 0.9]}}))
     assert load_golden(path).info == {"frc": {"correlation": [None, 0.9]}}
+
+
+# ----------------------------------------------------------------------------- info
+
+
+def test_info_changes_summarise_the_learning_curve_in_one_line() -> None:
+    old = {"learning_curve": {"epoch": [0.0, 1.0, 2.0], "amplitude_ssim": [0.3, 0.71, 0.98]}}
+    new = {"learning_curve": {"epoch": [0.0, 1.0], "amplitude_ssim": [0.3, None]}, "frc": [1]}
+    assert gate.describe_info_changes(old, old) == []
+    assert gate.describe_info_changes(old, new) == [
+        "info frc: added (not compared)",
+        "info learning_curve: changed (3 evaluations, epochs 0-2; final amplitude_ssim 0.98 "
+        "-> 2 evaluations, epochs 0-1; final amplitude_ssim nan; not compared)",
+    ]
+    assert gate.describe_info_changes({}, old) == [
+        "info learning_curve: added (3 evaluations, epochs 0-2; final amplitude_ssim 0.98; "
+        "not compared)"
+    ]
+    assert gate.describe_info_changes(old, None) == [
+        "info learning_curve: removed (the golden's: 3 evaluations, epochs 0-2; final "
+        "amplitude_ssim 0.98; not compared)"
+    ]

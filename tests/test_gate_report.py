@@ -5,6 +5,7 @@ driven by selenium). Without Chromium the browser test skips locally and fails u
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -13,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptycho_metrics import evaluate
+from ptycho_metrics import convergence_metrics, evaluate
+from ptycho_metrics._curve import curve_from_json, curve_to_json
 from ptycho_metrics.gate import _figures, compare_contract, compare_metrics, in_ci
 from ptycho_metrics.gate.report import ReportEntry, ResultsDir, frc_curve, image_rows
 
@@ -42,13 +44,35 @@ def _pair(noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return recon, truth, mask
 
 
+def _curves() -> tuple[dict, dict]:
+    """A golden's and a slower run's learning curves (JSON columns, as a golden stores them)."""
+    epochs = np.arange(13.0)
+    golden = {
+        "epoch": epochs,
+        "step": 25 * epochs,
+        "amplitude_ssim": 0.98 - 0.65 * np.exp(-epochs / 1.5),
+        "phase_rmse": 0.01 + 0.5 * np.exp(-epochs / 1.2),
+        "frc_mean": 0.97 - 0.95 * np.exp(-epochs / 1.8),
+    }
+    run = {
+        k: v if k in ("epoch", "step") else np.interp(epochs - 2.0, epochs, v)
+        for k, v in golden.items()
+    }
+    run["phase_rmse"][4] = np.nan  # a failed evaluation: a gap, not a crash
+    return curve_to_json(golden), curve_to_json(run)
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> ResultsDir:
     """A results directory with one failed entry drawn from real evaluate() output."""
     good = evaluate(*_pair(0.01)[:2])
     recon, truth, mask = _pair(0.08)
     worse = evaluate(recon, truth, mask=mask)
-    result = compare_metrics(worse.gate_metrics(), good.gate_metrics())
+    golden_curve, run_curve = _curves()
+    result = compare_metrics(
+        {**worse.gate_metrics(), **convergence_metrics(curve_from_json(run_curve))},
+        {**good.gate_metrics(), **convergence_metrics(curve_from_json(golden_curve))},
+    )
     rows, alignment = image_rows(recon, truth, mask)
     entry = ReportEntry(
         nodeid="tests/test_x.py::test_y[<b>]",
@@ -61,6 +85,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> ResultsDir:
         notes=list(worse.notes),
         images={
             "frc": _figures.frc_png(frc_curve(good.frc), frc_curve(worse.frc)),
+            "curve": _figures.learning_curves_png(
+                golden_curve, run_curve, gated=ReportEntry.table(result)
+            ),
             "panels": _figures.panels_png(rows),
         },
     )
@@ -78,7 +105,8 @@ def test_results_dir_holds_html_summary_and_obtained(results: ResultsDir) -> Non
     assert "amplitude_ssim" in test["failed_metrics"]
     assert "images" not in test
     page = results.index.read_text()
-    assert page.count('src="data:image/png;base64,') == 2
+    assert page.count('src="data:image/png;base64,') == 3
+    assert page.index('alt="FRC curves') < page.index('alt="learning curves') < page.index("truth,")
     assert "&lt;worse&gt; &amp; more" in page  # escaped
     assert "<script" not in page
     assert "http" not in page  # nothing to fetch: opens from a CI artifact
@@ -132,7 +160,14 @@ def test_report_renders_in_headless_chromium(results: ResultsDir, tmp_path: Path
         driver.save_screenshot(str(tmp_path / "report.png"))
     finally:
         driver.quit()
-    assert len(images) == 2
+    assert [alt.split()[0] for alt, *_ in images] == ["FRC", "learning", "truth,"]
     assert all(complete and width > 0 for _, complete, width in images), images
     assert [e for e in logs if e["level"] in ("SEVERE", "WARNING")] == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_learning_curves_png_draws_one_side_alone() -> None:
+    one = {"epoch": [0.0, 1.0], "phase_ssim": [0.2, 0.9]}  # a single panel
+    for curves in ((one, None), (None, one)):
+        png = base64.b64decode(_figures.learning_curves_png(*curves))
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"

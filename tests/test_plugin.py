@@ -18,6 +18,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+# matplotlib too, before any in-process pytester run (why: see below): the inner runs'
+# failure reports draw with it, and imported a second time its classes would fail the
+# first import's isinstance checks in later inner runs.
+import matplotlib.backends.backend_agg
+import matplotlib.figure  # noqa: F401
 import pytest
 
 # Imported here, before any in-process pytester run: pytester restores sys.modules after
@@ -26,7 +31,7 @@ import pytest
 import ptycho_metrics.io  # noqa: F401
 from ptycho_metrics._metadata import EVALUATE_METRICS
 from ptycho_metrics.cli import main as cli_main
-from ptycho_metrics.gate import DEFAULT_TOLERANCES, review
+from ptycho_metrics.gate import DEFAULT_TOLERANCES, compare_metrics, review
 
 pytest_plugins = ["pytester"]
 
@@ -551,3 +556,106 @@ def test_check_evaluates_arrays_and_stores_the_frc_curve(project: pytest.Pyteste
     assert set(doc["metrics"]) == set(EVALUATE_METRICS)  # gate_metrics(): every evaluate() metric
     assert len(doc["info"]["frc"]["frequency"]) == 25
     project.runpytest("test_arrays.py", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+# ----------------------------------------------------------------------------- learning curve
+
+CURVE = {
+    "epoch": [0.0, 1.0, 2.0, 3.0],
+    "step": [0.0, 25.0, 50.0, 75.0],
+    "amplitude_ssim": [0.31, 0.62, 0.87, 0.9],
+    "phase_mae": [0.9, 0.4, 0.2, 0.1],
+}
+# Another run of the same pipeline: every point moved, the gated final values unchanged.
+OTHER_CURVE = {
+    **CURVE,
+    "amplitude_ssim": [0.2, 0.45, 0.8125, 0.9],
+    "phase_mae": [1.1, 0.7, 0.3, 0.1],
+}
+
+
+@pytest.fixture
+def curve_golden(project: pytest.Pytester) -> Path:
+    """A golden written by a first run that passed curve=."""
+    write_values(project, METRICS, curve=CURVE)
+    run(project).assert_outcomes(failed=1)
+    return project.path / GOLDEN
+
+
+def test_curve_is_stored_as_info_and_never_compared(curve_golden, project) -> None:
+    doc = json.loads(curve_golden.read_text())
+    assert doc["info"] == {"learning_curve": CURVE}
+    assert doc["metrics"] == METRICS  # the curve is no metric
+    before = curve_golden.read_bytes()
+    write_values(project, METRICS, curve=OTHER_CURVE)
+    run(project).assert_outcomes(passed=1)  # a curve mismatch alone never fails
+    run(project, "--force-regen").assert_outcomes(passed=1)  # nor rewrites a passing golden
+    write_values(project, METRICS)  # nor does a run without a curve
+    run(project).assert_outcomes(passed=1)
+    assert curve_golden.read_bytes() == before  # and a passing check writes nothing
+
+
+def test_golden_without_curve_still_works(golden, project) -> None:
+    before = golden.read_bytes()
+    write_values(project, METRICS, curve=CURVE)
+    run(project).assert_outcomes(passed=1)
+    assert golden.read_bytes() == before  # gains the curve only through a reviewed write
+
+
+def test_failure_report_draws_both_learning_curves(curve_golden, project) -> None:
+    write_values(project, {**METRICS, "amplitude_ssim": 0.8}, curve=OTHER_CURVE)
+    run(project).assert_outcomes(failed=1)
+    out = project.path / "quality-gate-report"
+    page = (out / "index.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 1  # a plain dict: the curves only
+    assert "<h3>Learning curves</h3>" in page
+    assert "never compared point by point" in page
+    (test,) = json.loads((out / "summary.json").read_text())["tests"]
+    assert test["failed_metrics"] == ["amplitude_ssim"]  # not the curve
+    obtained = json.loads((out / test["obtained"]).read_text())
+    assert obtained["info"]["learning_curve"] == OTHER_CURVE  # what an update would write
+
+
+def test_bad_curve_is_refused_naming_the_argument(project) -> None:
+    write_values(project, METRICS, curve={"epoch": [0, 1], "loss": [1.0, 0.5]})
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E *QualityInputError: curve columns must be 'epoch', 'step' or metrics of*got ?'loss'?"]
+    )
+    assert not (project.path / GOLDEN).exists()
+
+
+def test_goldens_update_shows_a_curve_change_in_one_line_and_writes_it(
+    curve_golden, project, capsys, monkeypatch
+):
+    def in_process(cwd: Path, paths: object, staging: Path, extra: object) -> int:
+        # The staging run of `goldens update`, minus the subprocess (seconds; tested above).
+        flags = ("--regen-all", f"--quality-gate-staging={staging}", "--quality-gate-report=never")
+        return int(run(project, *flags).ret)
+
+    monkeypatch.setattr(review, "_run_pytest", in_process)
+    write_values(project, METRICS, curve=OTHER_CURVE)
+    # update prints the same diff as `goldens diff` (one function), then writes.
+    assert regen(project, "--reason", "curve of the new run", "--yes") == 0
+    out = capsys.readouterr().out
+    line = (
+        "  info learning_curve: changed (4 evaluations, epochs 0-3; final amplitude_ssim 0.9, "
+        "phase_mae 0.1 -> 4 evaluations, epochs 0-3; final amplitude_ssim 0.9, phase_mae 0.1; "
+        "not compared)"
+    )
+    assert line in out.splitlines()
+    assert f"== {GOLDEN}: changed" in out
+    assert "0.8125" not in out  # never point by point
+    assert f"wrote {GOLDEN} (changed)" in out
+    assert json.loads(curve_golden.read_text())["info"]["learning_curve"] == OTHER_CURVE
+    assert provenance(curve_golden)[-1]["files"][0]["worse"] == []
+
+
+def test_status_names_an_info_only_change() -> None:
+    plan = review.FilePlan(
+        GOLDEN, GOLDEN, GOLDEN, "changed", new=None,  # type: ignore[arg-type]
+        result=compare_metrics(METRICS, METRICS),
+        info_changes=["info learning_curve: changed (...; not compared)"],
+    )  # fmt: skip
+    assert plan.summary() == f"changed   {GOLDEN} (3 ok; info (not compared): learning_curve)"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._ci import REVIEW_COMMAND, in_ci
     from ._engine import (
+        CURVE_INFO_KEY,
         DEFAULT_REL_TOLERANCES,
         DEFAULT_TOLERANCES,
         GOLDEN_FORMAT_VERSION,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         RatchetWarning,
         compare_contract,
         compare_metrics,
+        describe_info_changes,
         dumps_golden,
         effective_tolerance,
         environment_fingerprint,
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "CURVE_INFO_KEY": "._engine",
+    "describe_info_changes": "._engine",
     "DEFAULT_REL_TOLERANCES": "._engine",
     "resolve_rel_tolerances": "._engine",
     "effective_tolerance": "._engine",
@@ -81,6 +85,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CURVE_INFO_KEY",
     "DEFAULT_REL_TOLERANCES",
     "DEFAULT_TOLERANCES",
     "GOLDEN_FORMAT_VERSION",
@@ -95,6 +100,7 @@ __all__ = [
     "RatchetWarning",
     "compare_contract",
     "compare_metrics",
+    "describe_info_changes",
     "dumps_golden",
     "effective_tolerance",
     "environment_fingerprint",

@@ -10,7 +10,8 @@ blocks: ``metrics`` (name -> finite float), ``contract`` (what must be equal
 for the metrics to be comparable: fixture sha256, seed, epochs, model
 configuration, thread count, ...) and ``fingerprint`` (the environment that
 made it; shown on failure, never compared strictly), and optionally ``info``
-(e.g. the FRC curve, drawn in the failure report, never compared). Tolerances
+(the FRC curve, the learning curve: drawn in the failure report, summarised in
+one line by the review command, never compared). Tolerances
 are *not* in the golden: they live in :data:`DEFAULT_TOLERANCES` (absolute) and
 :data:`DEFAULT_REL_TOLERANCES` (relative) or are passed by the caller, so
 regenerating a golden cannot loosen them.
@@ -38,6 +39,7 @@ from .._metadata import METRICS
 from ._ci import REVIEW_COMMAND
 
 __all__ = [
+    "CURVE_INFO_KEY",
     "DEFAULT_REL_TOLERANCES",
     "DEFAULT_TOLERANCES",
     "GOLDEN_FORMAT_VERSION",
@@ -51,6 +53,7 @@ __all__ = [
     "RatchetWarning",
     "compare_contract",
     "compare_metrics",
+    "describe_info_changes",
     "dumps_golden",
     "environment_fingerprint",
     "fingerprint_diff",
@@ -701,9 +704,61 @@ def format_fingerprint(golden: Mapping[str, Any] | None, current: Mapping[str, A
 # ----------------------------------------------------------------------------- golden files
 
 
+#: Key of the learning curve (``check(..., curve=...)``) in a golden's ``info`` block:
+#: column name -> list of floats (None for NaN), ``epoch`` first.
+CURVE_INFO_KEY = "learning_curve"
+
+
+def _curve_summary(doc: Any) -> str:
+    """``25 evaluations, epochs 0-24; final amplitude_ssim 0.98371, ...`` of a JSON curve."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("epoch"), list) or not doc["epoch"]:
+        return "not a learning curve"
+    epochs = doc["epoch"]
+    finals = []
+    for key in sorted(doc):
+        values = doc[key]
+        if key in ("epoch", "step") or not isinstance(values, list) or not values:
+            continue
+        last = values[-1]
+        finals.append(f"{key} {'nan' if last is None else format(last, '.6g')}")
+    return (
+        f"{len(epochs)} evaluations, epochs {epochs[0]:g}-{epochs[-1]:g}; "
+        f"final {', '.join(finals) or 'no metric'}"
+    )
+
+
+def describe_info_changes(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> list[str]:
+    """One line per ``info`` entry that differs between two goldens; information, not a verdict.
+
+    The learning curve is summarised (length, epoch range, final values), never
+    listed point by point; another entry (the FRC curve, ...) is named.
+    Empty when the two blocks are equal.
+    """
+    old, new = dict(old or {}), dict(new or {})
+    lines = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        kind = "added" if key not in old else "removed" if key not in new else "changed"
+        if key == CURVE_INFO_KEY:
+            if kind == "added":
+                what = _curve_summary(after)
+            elif kind == "removed":
+                what = f"the golden's: {_curve_summary(before)}"
+            else:
+                what = f"{_curve_summary(before)} -> {_curve_summary(after)}"
+            lines.append(f"info {key}: {kind} ({what}; not compared)")
+        else:
+            lines.append(f"info {key}: {kind} (not compared)")
+    return lines
+
+
 @dataclass(frozen=True)
 class Golden:
-    """The content of a golden file. ``info`` (e.g. the FRC curve) is never compared."""
+    """The content of a golden file. ``info`` (FRC and learning curves) is never compared."""
 
     metrics: dict[str, float]
     contract: dict[str, Any]

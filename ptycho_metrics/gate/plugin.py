@@ -332,6 +332,7 @@ class QualityGate:
         contract: Mapping[str, Any] | None = None,
         basename: str | None = None,
         fingerprint_packages: Sequence[str] = (),
+        curve: Any = None,
     ) -> None:
         """Gate metrics against this test's golden; write it on the first run (outside CI).
 
@@ -364,6 +365,15 @@ class QualityGate:
         fingerprint_packages : sequence of str
             Distributions whose versions the fingerprint records, beside the
             ini option ``quality_gate_fingerprint_packages``.
+        curve : mapping of str to array_like, optional
+            The run's learning curve (``"epoch"``, optionally ``"step"``, and
+            metric columns of ``ptycho_metrics.METRICS``; or a
+            :class:`ptycho_metrics.lightning.QualityCallback`). Stored in the
+            golden's ``info`` block (``learning_curve``) whenever the golden
+            is written, drawn with the golden's in the failure report, and
+            never compared: only ``metrics`` are gated (derive convergence
+            metrics with :func:`ptycho_metrics.convergence_metrics` to gate
+            how fast a run converges).
 
         Raises
         ------
@@ -372,6 +382,8 @@ class QualityGate:
             beyond tolerance / missing / extra, or a regeneration refused.
         ptycho_metrics.gate.GateConfigError
             NaN/Inf values, a metric without a direction or a tolerance.
+        ptycho_metrics.QualityInputError
+            A ``curve`` that is not a learning curve (the message says why).
         pytest.UsageError
             ``--force-regen`` / ``--regen-all`` while in CI.
         """
@@ -383,6 +395,7 @@ class QualityGate:
         state = config.stash[_SESSION]
         state.checked.setdefault(Path(self._request.path), set()).add(self._request.node.nodeid)
         report = _as_report(metrics, recon, truth, mask)
+        curve_doc = _curve_doc(curve)
         values = report.gate_metrics() if report is not None else metrics
         obtained = gate.validate_metrics(values)
         dirs = gate.resolve_directions(obtained, directions)
@@ -391,7 +404,7 @@ class QualityGate:
         wanted = gate.normalize_contract(contract)
         packages = [*config.getini("quality_gate_fingerprint_packages"), *fingerprint_packages]
         fingerprint = gate.environment_fingerprint(root=config.rootpath, packages=packages)
-        info = _info(report)
+        info = _info(report, curve_doc)
         text = gate.dumps_golden(obtained, contract=wanted, fingerprint=fingerprint, info=info)
         tree = self.golden_path(basename)
         state.used.add(tree.resolve())
@@ -399,6 +412,7 @@ class QualityGate:
         staging = target != tree
         ctx = _Context(self._request, tree, text, obtained, wanted, fingerprint, tols, rels, dirs)
         ctx.report, ctx.arrays = report, (recon, truth, mask)
+        ctx.curve = curve_doc
         if staging:
             # Tolerances stay out of goldens; the review command reads them from here.
             meta = {"tolerances": tols, "rel_tolerances": rels, "directions": dirs}
@@ -452,6 +466,7 @@ class _Context:
         self.directions = directions
         self.report: Any = None
         self.arrays: tuple[Any, Any, Any] = (None, None, None)
+        self.curve: dict[str, Any] | None = None
 
     @property
     def config(self) -> pytest.Config:
@@ -498,7 +513,7 @@ class _Context:
                 gate.fingerprint_diff(golden.fingerprint if golden else {}, self.fingerprint)
             ),
         )
-        _draw(entry, self, golden)
+        _draw(entry, self, golden, result)
         index = _results(self.config).add(entry, self.text, self.tree.stem)
         return f"HTML report: {index}\n  (this run's golden: {index.parent / entry.obtained})"
 
@@ -524,17 +539,53 @@ def _as_report(metrics: Any, recon: Any, truth: Any, mask: Any) -> Any:
     return None
 
 
-def _info(report: Any) -> dict[str, Any] | None:
-    if report is None:
+def _curve_doc(curve: Any) -> dict[str, Any] | None:
+    """``curve=`` as the JSON columns a golden stores (checked), or None."""
+    if curve is None:
         return None
-    from .report import frc_curve
+    from .._curve import curve_to_json
 
-    # Which crossings gate_metrics() set to Nyquist (or 0): stated, never compared.
-    crossed = {k: v == v for k, v in report.metrics.items() if k in ("frc_0p5", "frc_half_bit")}
-    return {"frc": frc_curve(report.frc), "frc_crossed": crossed}
+    return curve_to_json(curve, name="curve")
 
 
-def _draw(entry: ReportEntry, ctx: _Context, golden: Any) -> None:
+def _info(report: Any, curve: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    from ._engine import CURVE_INFO_KEY
+
+    info: dict[str, Any] = {}
+    if report is not None:
+        from .report import frc_curve
+
+        # Which crossings gate_metrics() set to Nyquist (or 0): stated, never compared.
+        crossed = {k: v == v for k, v in report.metrics.items() if k in ("frc_0p5", "frc_half_bit")}
+        info.update(frc=frc_curve(report.frc), frc_crossed=crossed)
+    if curve is not None:
+        info[CURVE_INFO_KEY] = curve
+    return info or None
+
+
+def _draw_curves(entry: ReportEntry, ctx: _Context, golden: Any, result: Any) -> None:
+    from . import _figures
+    from ._engine import CURVE_INFO_KEY
+    from .report import ReportEntry
+
+    golden_curve = (golden.info.get(CURVE_INFO_KEY) if golden is not None else None) or None
+    if golden_curve is None and ctx.curve is None:
+        return
+    gated = ReportEntry.table(result) if result is not None else []
+    entry.images["curve"] = _figures.learning_curves_png(golden_curve, ctx.curve, gated=gated)
+    if golden_curve is None and golden is not None:
+        entry.figure_notes.append(
+            "the golden holds no learning curve (written before check() got curve=): "
+            "this run's curve is drawn alone"
+        )
+    elif ctx.curve is None:
+        entry.figure_notes.append(
+            "this run passed no curve= to quality_gate.check: the golden's learning curve "
+            "is drawn alone"
+        )
+
+
+def _draw(entry: ReportEntry, ctx: _Context, golden: Any, result: Any = None) -> None:
     """Figures for ``entry``; what cannot be drawn is said in ``figure_notes``."""
     report, (recon, truth, mask) = ctx.report, ctx.arrays
     if report is not None:
@@ -558,6 +609,7 @@ def _draw(entry: ReportEntry, ctx: _Context, golden: Any) -> None:
         entry.images["frc"] = _figures.frc_png(golden_curve, run_curve)
     if not golden_curve:
         entry.figure_notes.append("the golden holds no FRC curve (made from a plain metrics dict)")
+    _draw_curves(entry, ctx, golden, result)
     if recon is not None and truth is not None:
         from .report import image_rows
 
@@ -676,6 +728,6 @@ def quality_gate(request: pytest.FixtureRequest) -> QualityGate:
 
     ``quality_gate.check(report_or_metrics, *, recon=None, truth=None, mask=None,
     tolerances=None, rel_tolerances=None, directions=None, contract=None,
-    basename=None, fingerprint_packages=())``; see :meth:`QualityGate.check`.
+    basename=None, fingerprint_packages=(), curve=None)``; see :meth:`QualityGate.check`.
     """
     return QualityGate(request, request.getfixturevalue("file_regression"))

@@ -2,15 +2,16 @@
 ``.obtained`` goldens, written by the ``quality_gate`` fixture.
 
 Per gated test (on failure, or always with ``--quality-gate-report=all``) the
-HTML shows the metric table (golden, obtained, delta, relative delta,
-effective tolerance, verdict), the golden's and the run's FRC curves on one
-plot, truth / aligned reconstruction / error panels for amplitude and
-unwrapped phase, the alignment parameters, and the contract and fingerprint
-differences. It is one self-contained file (PNG images inline as base64, no
-script, no external resource), so it opens from a CI artifact without a
-server. ``summary.json`` holds the same facts for CI systems, and each test's
-``<basename>.obtained.json`` is the golden this run would write: a reviewer
-can take it from the artifacts.
+HTML shows the metric table (golden, obtained, delta, relative delta, effective
+tolerance, verdict), the golden's and the run's FRC curves on one plot, their
+learning curves (``check(..., curve=...)``) on shared axes per metric with the
+gated final values marked, truth / aligned reconstruction / error panels for
+amplitude and unwrapped phase, the alignment parameters, and the contract and
+fingerprint differences. It is one self-contained file (PNG images inline as
+base64, no script, no external resource), so it opens from a CI artifact
+without a server. ``summary.json`` holds the same facts for CI systems, and
+each test's ``<basename>.obtained.json`` is the golden this run would write: a
+reviewer can take it from the artifacts.
 """
 
 from __future__ import annotations
@@ -297,10 +298,18 @@ def _entry_html(entry: ReportEntry, index: int) -> str:
     parts.append(_changes_table(entry.fingerprint_changes, "Environment fingerprint"))
     for key, alt in (
         ("frc", "FRC curves of the golden and this run"),
+        ("curve", "learning curves of the golden and this run"),
         ("panels", "truth, aligned reconstruction and error"),
     ):
-        if key in entry.images:
-            parts.append(f'<img alt="{_e(alt)}" src="data:image/png;base64,{entry.images[key]}">')
+        if key not in entry.images:
+            continue
+        if key == "curve":
+            parts.append(
+                '<h3>Learning curves</h3><p class="note">Stored in the golden\'s '
+                "<code>info</code> as information: never compared point by point; only the "
+                "metrics in the table are gated.</p>"
+            )
+        parts.append(f'<img alt="{_e(alt)}" src="data:image/png;base64,{entry.images[key]}">')
     if entry.alignment:
         rows = "".join(
             f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in entry.alignment.items()

@@ -3,12 +3,14 @@
 Works in any repository whose tests use the ``quality_gate`` fixture: it finds
 the goldens through pytest, by running the gated tests in a subprocess with
 ``--regen-all --quality-gate-staging=DIR``, so the new goldens land in a
-staging directory and nothing in the tree is touched. Then, per golden file
-and metric, it shows the old and new values, delta, relative delta, direction,
-effective tolerance and verdict, the contract and fingerprint changes, and the
-added / unchanged / stale files (:func:`diff`, or one line per file with
-:func:`status`). :func:`update` then, after confirmation, replaces the goldens
-atomically and appends a provenance record to ``PROVENANCE.jsonl`` beside them.
+staging directory and nothing in the tree is touched. Then, per golden file and
+metric, it shows the old and new values, delta, relative delta, direction,
+effective tolerance and verdict, the contract and fingerprint changes, one line
+per changed ``info`` entry (a learning curve as its length and final values,
+never point by point), and the added / unchanged / stale files (:func:`diff`,
+or one line per file with :func:`status`). :func:`update` then, after
+confirmation, replaces the goldens atomically and appends a provenance record
+to ``PROVENANCE.jsonl`` beside them.
 
 :func:`update` refuses in CI (:func:`ptycho_metrics.gate._ci.in_ci`), when a
 metric got worse beyond its tolerance (or was dropped) without
@@ -64,6 +66,7 @@ class FilePlan:
     result: gate.GateResult | None = None
     contract_changes: list[gate.ContractChange] = field(default_factory=list)
     fingerprint_changes: list[gate.ContractChange] = field(default_factory=list)
+    info_changes: list[str] = field(default_factory=list)
 
     @property
     def worse(self) -> list[gate.GateRow]:
@@ -82,6 +85,9 @@ class FilePlan:
             parts.append("loosened: " + ", ".join(r.metric for r in self.worse))
         if self.contract_changes:
             parts.append(f"contract: {', '.join(c.key for c in self.contract_changes)}")
+        if self.info_changes:
+            keys = [line.split(":")[0].removeprefix("info ") for line in self.info_changes]
+            parts.append(f"info (not compared): {', '.join(keys)}")
         return f"{self.status:<9} {self.relative} ({'; '.join(parts)})"
 
 
@@ -144,7 +150,10 @@ def _plan_file(rootdir: Path, staging: Path, staged: Path) -> FilePlan:
         directions=meta["directions"],
     )
     contract = gate.compare_contract(new.contract, old.contract)
-    same = new.metrics == old.metrics and not contract
+    # The info block (FRC and learning curves) is never compared, but a golden whose
+    # curve changed is still rewritten by a reviewed update, so the report draws the new one.
+    info = gate.describe_info_changes(old.info, new.info)
+    same = new.metrics == old.metrics and not contract and not info
     return FilePlan(
         relative,
         staged,
@@ -155,6 +164,7 @@ def _plan_file(rootdir: Path, staging: Path, staged: Path) -> FilePlan:
         result,
         contract,
         gate.fingerprint_diff(old.fingerprint, new.fingerprint),
+        info,
     )
 
 
@@ -180,10 +190,14 @@ def _print_diff(staged: Staged) -> None:
         if plan.result is None:
             for name, value in sorted(plan.new.metrics.items()):
                 print(f"  {name} = {value!r}")
+            for line in gate.describe_info_changes({}, plan.new.info):
+                print(f"  {line}")
             continue
         print(textwrap.indent(plan.result.format_table(), "  "))
         for c in plan.contract_changes:
             print(f"  contract {c.key}: {c.golden!r} -> {c.obtained!r}")
+        for line in plan.info_changes:
+            print(f"  {line}")
         for c in plan.fingerprint_changes:
             print(f"  fingerprint {c.key}: {c.golden!r} -> {c.obtained!r}")
         if not plan.fingerprint_changes:
@@ -366,7 +380,7 @@ def update(
             print("\n".join(f"  {w}" for w in worse))
             return 1
         if not to_write and not to_prune:
-            print("\nnothing to write: every golden's metrics and contract are unchanged")
+            print("\nnothing to write: every golden's metrics, contract and info are unchanged")
             return 0
         if not _confirm(yes, len(to_write) + len(to_prune)):
             return 1

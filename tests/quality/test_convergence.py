@@ -8,10 +8,10 @@ SSIM first reaches 0.95). They are gated against
 ``goldens/test_convergence/convergence_default.json`` with their tolerance from
 ``ptycho_metrics.gate.DEFAULT_TOLERANCES`` (measured spread, docs/quality-gate.md).
 
-The golden's curve is stored as information only, never compared point by
-point, in the sidecar ``convergence_default.curve.csv`` beside the golden
-(the golden format has no block for it yet); it is written whenever the
-golden is, and a failure draws both curves on one plot.
+The run's curve goes into the golden's ``info`` block (``check(curve=...)``):
+information only, never compared point by point, written only when the golden
+is (first run, regeneration, ``ptycho-metrics goldens update``); a failure's
+HTML report draws the golden's and this run's curves on one plot per metric.
 """
 
 from __future__ import annotations
@@ -23,12 +23,7 @@ import numpy as np
 import pytest
 
 from ptycho_metrics import convergence_metrics
-from ptycho_metrics._curve import (
-    CONVERGENCE_LEVELS,
-    plot_curve,
-    read_curve_csv,
-    write_curve_csv,
-)
+from ptycho_metrics._curve import CONVERGENCE_LEVELS, read_curve_csv
 from ptycho_metrics.gate import compare_metrics, load_golden
 from ptycho_metrics.pytest_plugin import golden_path_for
 
@@ -38,7 +33,6 @@ pytestmark = pytest.mark.slow
 
 FIXTURE = "default"
 BASENAME = "convergence_default"
-CURVE_SUFFIX = ".curve.csv"
 EVERY = 1  # evaluate after every epoch (25 steps)
 
 
@@ -60,48 +54,14 @@ def _contract(run: PipelineRun) -> dict[str, Any]:
     return {**run.contract, "log_quality_every": EVERY, "convergence_levels": levels}
 
 
-def _sidecar_target(request: pytest.FixtureRequest, golden: Path) -> Path:
-    """Where this run writes the curve sidecar: beside the golden, or in the staging tree."""
-    staging = request.config.getoption("quality_gate_staging")
-    if staging is not None:
-        golden = Path(staging).resolve() / golden.relative_to(request.config.rootpath)
-    golden.parent.mkdir(parents=True, exist_ok=True)
-    return golden.with_name(BASENAME + CURVE_SUFFIX)
-
-
-def _rows(curve: dict[str, np.ndarray]) -> list[dict[str, float]]:
-    return [{k: float(v[i]) for k, v in curve.items()} for i in range(curve["epoch"].size)]
-
-
-def _curves_table(golden: dict[str, np.ndarray] | None, obtained: dict[str, np.ndarray]) -> str:
-    lines = ["epoch  amplitude_ssim golden  amplitude_ssim this run"]
-    for i, epoch in enumerate(obtained["epoch"]):
-        ref = "-"
-        if golden is not None and i < golden["epoch"].size and golden["epoch"][i] == epoch:
-            ref = f"{golden['amplitude_ssim'][i]:.5f}"
-        lines.append(f"{epoch:5g}  {ref:>21}  {obtained['amplitude_ssim'][i]:23.5f}")
-    return "\n".join(lines)
-
-
-def test_convergence_gate(
-    convergence_run: PipelineRun, quality_gate: Any, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+def test_convergence_gate(convergence_run: PipelineRun, quality_gate: Any) -> None:
     curve = _curve(convergence_run.run_dir)
-    metrics = convergence_metrics(curve)
-    golden = quality_gate.golden_path(BASENAME)
-    regen = any(request.config.getoption(o, default=False) for o in ("force_regen", "regen_all"))
-    if regen or not golden.is_file():  # the golden is (re)written by this check: so is its curve
-        write_curve_csv(_sidecar_target(request, golden), _rows(curve), metrics=list(curve)[2:])
-    sidecar = golden.with_name(BASENAME + CURVE_SUFFIX)
-    reference = read_curve_csv(sidecar) if sidecar.is_file() else None
-    try:
-        quality_gate.check(metrics, contract=_contract(convergence_run), basename=BASENAME)
-    except AssertionError as exc:
-        png = tmp_path / "learning_curves.png"
-        plot_curve(png, curve, reference=reference, title="golden (grey) and this run")
-        table = _curves_table(reference, curve)
-        msg = f"{exc}\n\nlearning curves, golden and this run: {png}\n{table}"
-        raise AssertionError(msg) from None
+    quality_gate.check(
+        convergence_metrics(curve),
+        contract=_contract(convergence_run),
+        basename=BASENAME,
+        curve=curve,  # stored in the golden's info block, drawn on failure, never compared
+    )
 
 
 def test_curve_ends_at_the_gated_final_value(convergence_run: PipelineRun) -> None:

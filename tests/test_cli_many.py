@@ -258,3 +258,22 @@ def test_manifest_cells_are_typed(tmp_path):
         "allow_other_data": False,
     }
     assert second.read is None
+
+
+def test_paths_are_made_absolute_for_workers_elsewhere(tmp_path, monkeypatch):
+    """--truth is relative to the current folder, a manifest's paths to the manifest's."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "scan.npz").write_bytes(fixture_path("default").read_bytes())
+    (tmp_path / "runs" / "m.csv").write_text(
+        "recon,truth\na.npz,\nb.npz,../scan.npz\nc.npz,default\n", encoding="utf-8"
+    )
+    (tmp_path / "runs" / "d.npz").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    a, b, c = read_pairs("runs/m.csv", "scan.npz")
+    assert [Path(p.recon) for p in (a, b, c)] == [tmp_path / "runs" / f"{n}.npz" for n in "abc"]
+    assert Path(a.truth) == tmp_path / "scan.npz"
+    assert Path(b.truth).resolve() == tmp_path / "scan.npz"
+    assert Path(b.truth).is_absolute()
+    assert c.truth == "default"
+    (d,) = read_pairs("runs", "default")
+    assert Path(d.recon) == tmp_path / "runs" / "d.npz"

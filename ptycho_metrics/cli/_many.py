@@ -180,6 +180,11 @@ def read_pairs(source: str, truth: str | None) -> list[Pair]:
     if not path.exists():
         msg = f"--many: {source} does not exist"
         raise QualityInputError(msg)
+    # Absolute paths: workers (Dask, other hosts) may run in another directory.
+    # --truth is relative to the current directory, a manifest's paths to its folder.
+    path = path.resolve()
+    if truth is not None and Path(truth).exists():
+        truth = str(Path(truth).resolve())
     if path.is_dir():
         return _directory_pairs(path, truth)
     pairs = []
@@ -191,8 +196,8 @@ def read_pairs(source: str, truth: str | None) -> list[Pair]:
                 f"{', '.join(MANIFEST_KEYS)}; got {sorted(row)}"
             )
             raise QualityInputError(msg)
-        row_truth = row.get("truth") or truth
-        if not row_truth:
+        truth_spec = _resolve(str(row["truth"]), path.parent) if row.get("truth") else truth
+        if not truth_spec:
             msg = f"{path}: entry {i} has no 'truth' and no --truth was given"
             raise QualityInputError(msg)
         where = f"{path}: entry {i}"
@@ -204,7 +209,6 @@ def read_pairs(source: str, truth: str | None) -> list[Pair]:
         recon = _resolve(str(row["recon"]), path.parent)
         mask = _resolve(str(row["mask"]), path.parent) if row.get("mask") else None
         name = str(row.get("name") or Path(recon).stem)
-        truth_spec = _resolve(str(row_truth), path.parent)
         pairs.append(Pair(name, recon, truth_spec, mask, read or None))
     if not pairs:
         msg = f"--many: the manifest {source} lists no pairs"

@@ -4,7 +4,8 @@ Any format :func:`ptycho_metrics.io.read_reconstruction` reads; the object is
 put on the truth's grid with :func:`ptycho_metrics.io.to_fixture_grid` (the
 fixture's scan mask) and measured with :func:`ptycho_metrics.evaluate`. A
 reconstruction that records the sha256 of other data is refused unless
-``--allow-other-data``.
+``--allow-other-data``. All of that is :func:`ptycho_metrics.io.read_pair`,
+which ``--many`` (:mod:`._many`) calls for every pair in the same way.
 """
 
 from __future__ import annotations

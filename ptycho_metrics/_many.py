@@ -40,6 +40,8 @@ from ._threads import pinned_threads, usable_cores
 if TYPE_CHECKING:
     from distributed import Client
 
+    from .data import PtychoData
+
 __all__ = ["ManyReport", "Pair", "PairResult", "evaluate_many"]
 
 #: Version of the layout written by :meth:`ManyReport.to_dict`.
@@ -65,9 +67,10 @@ class Pair:
         ``reconstruction.npz``, cdtools, ptychodus, PtyPy, PtychoPINN, plain
         arrays), read and placed on the truth's grid by
         :func:`ptycho_metrics.io.read_pair`, as ``ptycho-metrics evaluate`` does.
-    truth : ndarray, path or str
-        The ground truth: a fixture name or a scan ``.npz`` (its ``objectGuess``,
-        scan positions and geometry); also an array when ``recon`` is one.
+    truth : ndarray, path, str or PtychoData
+        The ground truth: a fixture name, a scan ``.npz`` (its ``objectGuess``,
+        scan positions and geometry) or loaded data (sent to every worker: a
+        name or path travels lighter); also an array when ``recon`` is one.
     mask : ndarray or path, optional
         Pixels to compare (boolean, the truth's shape); a path is an ``.npy``
         file. With an array ``recon`` the default is every pixel; with a file,
@@ -82,7 +85,7 @@ class Pair:
 
     name: str
     recon: ArrayOrPath
-    truth: ArrayOrPath
+    truth: ArrayOrPath | PtychoData
     mask: ArrayOrPath | None = None
     read: Mapping[str, Any] | None = None
 

@@ -227,10 +227,11 @@ def test_a_given_mask_narrows_the_truths_scan_mask(files):
         {
             "narrowed": (files["native"], "default", given),
             "wrong_mask": (files["native"], "default", given[:10]),
+            "loaded": (files["native"], data, given),  # the truth as PtychoData
         },
         route="serial",
     )
-    prepared = read_pair(files["native"], "default")
+    prepared = read_pair(files["native"], data)
     expected = evaluate(prepared.object, data.obj, mask=scan & given).metrics
     narrowed = many.results[0]
     assert narrowed.report is not None
@@ -248,6 +249,8 @@ def test_a_given_mask_narrows_the_truths_scan_mask(files):
         "QualityInputError: pair 'wrong_mask': mask must be a boolean array of the truth's "
         "shape (128, 128), got bool (10, 128)"
     )
+    assert many.results[2].report is not None
+    assert _bits(many.results[2].report.metrics) == _bits(expected)
 
 
 def test_an_npz_of_object_alone_is_read_as_ptycho_metrics_when_told(tmp_path):

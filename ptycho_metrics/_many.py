@@ -18,6 +18,7 @@ cores either (tests/test_many.py compares the three routes bit for bit).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import multiprocessing
@@ -234,18 +235,40 @@ def _narrowed(scan: np.ndarray, given: np.ndarray, name: str) -> tuple[np.ndarra
     return scan & given, note
 
 
+@functools.lru_cache(maxsize=1)
+def _scan_of(spec: str, stamp: tuple[int, int] | None) -> PtychoData:
+    """The truth's data, loaded once per process while one truth serves pair after pair.
+
+    A scan file holds the whole diffraction stack and is hashed on loading: at
+    512^2 with 961 patterns that was half of reading a pair (15 of 31 ms,
+    tools/bench_many.py), and it grows with the stack, not the object. The key
+    holds the file's mtime and size, so a file replaced mid-sweep is read again;
+    one entry, so a worker never holds two scans.
+    """
+    from .data import load_scan
+
+    return load_scan(spec)
+
+
+def _truth_data(truth: str | os.PathLike[str] | PtychoData) -> PtychoData:
+    from .data import PtychoData
+
+    if isinstance(truth, PtychoData):
+        return truth
+    spec = os.fspath(truth)
+    try:
+        info = os.stat(spec)
+    except OSError:  # a fixture name (or a missing file: load_scan says so)
+        return _scan_of(spec, None)
+    return _scan_of(os.path.abspath(spec), (info.st_mtime_ns, info.st_size))
+
+
 def _load_pair(
     pair: Pair, read: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, Any] | None]:
     """``(recon, truth, mask, input)`` of a pair; files go through :func:`io.read_pair`."""
-    from .data import PtychoData, load_scan
-
     if isinstance(pair.recon, np.ndarray):
-        if isinstance(pair.truth, np.ndarray):
-            truth = pair.truth
-        else:
-            data = pair.truth if isinstance(pair.truth, PtychoData) else load_scan(pair.truth)
-            truth = data.obj
+        truth = pair.truth if isinstance(pair.truth, np.ndarray) else _truth_data(pair.truth).obj
         mask = None if pair.mask is None else _mask_array(pair.mask, pair.name)
         return pair.recon, truth, mask, None
     from .io import read_pair
@@ -253,7 +276,7 @@ def _load_pair(
     if isinstance(pair.truth, np.ndarray):
         raise QualityInputError(_array_truth_message(pair))
     given = {**read, **(pair.read or {})}
-    prepared = read_pair(pair.recon, pair.truth, **given)
+    prepared = read_pair(pair.recon, _truth_data(pair.truth), **given)
     mask = prepared.mask
     document = prepared.as_dict()
     if pair.mask is not None:

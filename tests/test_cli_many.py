@@ -140,7 +140,8 @@ def test_old_manifest_gives_the_single_pair_numbers(tmp_path, truth, capsys):
         encoding="utf-8",
     )
     out = tmp_path / "res.json"
-    assert cli.main(["evaluate", "--many", str(manifest), "--output", str(out)]) == 0
+    argv = ["evaluate", "--many", str(manifest), "--output", str(out), "--workers", "1"]
+    assert cli.main(argv) == 0
     pairs = json.loads(out.read_text(encoding="utf-8"))["pairs"]
     capsys.readouterr()
     for pair, recon in zip(pairs, ("sweep/a.npz", "sweep/run7/reconstruction.npz"), strict=True):

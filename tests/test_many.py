@@ -371,3 +371,29 @@ def test_duplicate_names_and_wrong_items():
         QualityInputError, match=re.escape("pairs must hold ptycho_metrics.Pair objects, got tuple")
     ):
         evaluate_many([(truth, truth)])  # type: ignore[list-item]
+
+
+def test_one_truth_is_loaded_once_per_process_until_its_file_changes(tmp_path, monkeypatch):
+    import ptycho_metrics.data as data_module
+    from ptycho_metrics._many import _scan_of
+
+    _scan_of.cache_clear()
+    loads = []
+    real = data_module.load_scan
+    monkeypatch.setattr(data_module, "load_scan", lambda spec: loads.append(spec) or real(spec))
+    data = load_fixture("default")
+    scan = tmp_path / "scan.npz"
+    scan.write_bytes(fixture_path("default").read_bytes())
+    for k in range(3):
+        write_native(tmp_path / f"r{k}.npz", data.obj * (1 + 0.1 * k), data.sha256)
+    pairs = [Pair(f"r{k}", tmp_path / f"r{k}.npz", scan) for k in range(3)]
+    first = evaluate_many(pairs, route="serial")
+    assert [r.ok for r in first.results] == [True, True, True]
+    assert loads == [str(scan)]
+    # Replaced by another scan (other size): read again, and the hash check sees it.
+    scan.write_bytes(fixture_path("phase_wrap").read_bytes())
+    again = evaluate_many(pairs[:1], route="serial")
+    assert loads == [str(scan), str(scan)]
+    assert again.results[0].error is not None
+    assert again.results[0].error.startswith("OtherDataError: ")
+    _scan_of.cache_clear()

@@ -63,6 +63,7 @@ __all__ = [
     "list_fixtures",
     "load_fixture",
     "load_ptycho_npz",
+    "load_scan",
     "sha256_file",
     "simulate_intensity",
 ]
@@ -497,3 +498,28 @@ def load_fixture(name: str = "default") -> PtychoData:
         )
         raise FixtureIntegrityError(msg)
     return _validate(path, _read_npz(path), actual)
+
+
+def load_scan(spec: str | os.PathLike[str] | None) -> PtychoData:
+    """A fixture by name (``"default"`` when None) or a scan ``.npz`` file by path.
+
+    A name is taken as a fixture's only when no file of that name exists, so a
+    file called ``default`` next to the caller is read as a file.
+
+    Raises
+    ------
+    DataError
+        No such file nor fixture, a file unreadable or breaking the data
+        contract, or a damaged fixture (:class:`FixtureIntegrityError`).
+    """
+    if spec is None:
+        return load_fixture("default")
+    text = os.fspath(spec)
+    if not Path(text).exists():
+        names = list_fixtures()
+        if text in names:
+            return load_fixture(text)
+        if not Path(text).suffix:  # meant as a fixture name, most likely: list them
+            msg = f"{text}: no such file, nor a fixture name (fixtures: {', '.join(names)})"
+            raise DataError(msg)
+    return load_ptycho_npz(text)

@@ -57,3 +57,50 @@ def write_native(path: Path, obj: np.ndarray, sha: str, data_path: str = "defaul
         metadata=np.array(json.dumps(info, sort_keys=True)),
     )
     return path
+
+
+#: cdtools geometry exact in float32: dx = wavelength * distance / (N * detector pixel) = 2**-24 m.
+CDTOOLS_WAVELENGTH = 2.0**-33
+CDTOOLS_DISTANCE = 1.0
+CDTOOLS_DETECTOR_PIXEL = 2.0**-14
+
+
+def cdtools_dataset(data: PtychoData) -> object:
+    """The fixture as a cdtools dataset: intensities, probe translations, CXI detector basis."""
+    import cdtools
+    import torch
+
+    pixel = CDTOOLS_DETECTOR_PIXEL
+    basis = np.array([[0.0, -pixel], [-pixel, 0.0], [0.0, 0.0]], np.float32)
+    translations = np.stack(
+        [-data.xcoords * PIXEL, -data.ycoords * PIXEL, np.zeros_like(data.xcoords)], axis=1
+    )
+    return cdtools.datasets.Ptycho2DDataset(
+        translations.astype(np.float32),
+        data.diffraction.astype(np.float32) ** 2,
+        wavelength=CDTOOLS_WAVELENGTH,
+        detector_geometry={"distance": CDTOOLS_DISTANCE, "basis": torch.as_tensor(basis)},
+    )
+
+
+def write_cdtools_results(path: Path, data: PtychoData, obj: np.ndarray) -> Path:
+    """A cdtools results file written by cdtools' own ``save_to_h5``, holding ``obj``.
+
+    ``obj`` is on the fixture's grid; it is put where cdtools' geometry puts the
+    fixture's object (``obj_padding=23``), inside cdtools' own initial object.
+    """
+    import cdtools
+    import torch
+
+    from ptycho_metrics.io import read_reconstruction, to_fixture_grid
+
+    ds = cdtools_dataset(data)
+    model = cdtools.models.FancyPtycho.from_dataset(ds, obj_padding=23)
+    model.save_to_h5(path, ds)
+    row, col = (round(v) for v in to_fixture_grid(read_reconstruction(path), data).offset)
+    full = model.obj.detach().numpy().copy()
+    full[row : row + obj.shape[0], col : col + obj.shape[1]] = obj
+    with torch.no_grad():
+        model.obj.data = torch.as_tensor(full.astype(np.complex64))
+    model.save_to_h5(path, ds)
+    return path

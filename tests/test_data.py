@@ -291,3 +291,22 @@ def test_fixture_diffraction_follows_the_forward_model(name):
     bright = expected > 20.0
     chi2 = np.mean((counts[bright] - expected[bright]) ** 2 / expected[bright])
     assert 0.9 < chi2 < 1.1
+
+
+def test_load_scan_takes_a_fixture_name_or_a_file(tmp_path, monkeypatch):
+    from ptycho_metrics.data import fixture_path, list_fixtures, load_fixture, load_scan
+
+    assert load_scan(None).path == fixture_path("default")
+    assert load_scan("phase_wrap").path == fixture_path("phase_wrap")
+    assert load_scan(fixture_path("default")).sha256 == load_fixture("default").sha256
+    names = ", ".join(list_fixtures())
+    with pytest.raises(
+        DataError, match=re.escape(f"defualt: no such file, nor a fixture name (fixtures: {names})")
+    ):
+        load_scan("defualt")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'a.npz'}: no such file")):
+        load_scan(tmp_path / "a.npz")
+    # A file named like a fixture is read as the file.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").write_bytes(fixture_path("phase_wrap").read_bytes())
+    assert load_scan("default").sha256 == load_fixture("phase_wrap").sha256

@@ -13,38 +13,19 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from _io_cases import PIXEL, fixture
+from _io_cases import CDTOOLS_DISTANCE, CDTOOLS_WAVELENGTH, PIXEL, cdtools_dataset, fixture
 
-from ptycho_metrics.data import PtychoData, extract_patches
+from ptycho_metrics.data import extract_patches
 from ptycho_metrics.io import ReaderError, read_reconstruction, to_fixture_grid
 
 cdtools = pytest.importorskip("cdtools", reason="the interop extra is not installed")
 import torch  # noqa: E402
 
-#: Geometry exact in float32: dx = wavelength * distance / (N * detector pixel) = 2**-24 m.
-WAVELENGTH = 2.0**-33
-DISTANCE = 1.0
-DETECTOR_PIXEL = 2.0**-14
-
-
-def dataset(data: PtychoData) -> object:
-    """The fixture as a cdtools dataset: intensities, probe translations, CXI detector basis."""
-    basis = np.array([[0.0, -DETECTOR_PIXEL], [-DETECTOR_PIXEL, 0.0], [0.0, 0.0]], np.float32)
-    translations = np.stack(
-        [-data.xcoords * PIXEL, -data.ycoords * PIXEL, np.zeros_like(data.xcoords)], axis=1
-    )
-    return cdtools.datasets.Ptycho2DDataset(
-        translations.astype(np.float32),
-        data.diffraction.astype(np.float32) ** 2,
-        wavelength=WAVELENGTH,
-        detector_geometry={"distance": DISTANCE, "basis": torch.as_tensor(basis)},
-    )
-
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, object]:
     data = fixture()
-    ds = dataset(data)
+    ds = cdtools_dataset(data)
     model = cdtools.models.FancyPtycho.from_dataset(ds, obj_padding=23)
     path = tmp_path_factory.mktemp("cdtools") / "results.h5"
     model.save_to_h5(path, ds)
@@ -57,8 +38,8 @@ def test_reader_pins_cdtools_forward_model(saved: tuple[Path, object, object]) -
     recon = read_reconstruction(path)
     assert recon.format == "cdtools"
     assert recon.metadata["writer_version"] == cdtools.__version__
-    assert recon.metadata["wavelength_m"] == pytest.approx(WAVELENGTH, rel=1e-7)
-    assert recon.metadata["distance_m"] == DISTANCE
+    assert recon.metadata["wavelength_m"] == pytest.approx(CDTOOLS_WAVELENGTH, rel=1e-7)
+    assert recon.metadata["distance_m"] == CDTOOLS_DISTANCE
     assert recon.pixel_size == pytest.approx((PIXEL, PIXEL), rel=1e-7)
     placed = to_fixture_grid(recon, data, truth_pixel_size=PIXEL, method="positions")
     row, col = (round(v) for v in placed.offset)

@@ -1,25 +1,20 @@
-"""Helpers shared by the subcommands: loading a scan or fixture, and a reconstruction."""
+"""Helpers shared by the subcommands: loading a scan or fixture, and a reconstruction.
+
+``load_scan`` (:mod:`ptycho_metrics.data`) and ``truth_hashes``
+(:mod:`ptycho_metrics.io`) live beside what they read and are re-exported here.
+"""
 
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from .._checks import QualityInputError
-from ..data import PtychoData, list_fixtures, load_fixture, load_ptycho_npz
+from ..data import load_scan
+from ..io._provenance import truth_hashes
 
 __all__ = ["load_recon", "load_scan", "truth_hashes"]
-
-
-def load_scan(spec: str | None) -> PtychoData:
-    """A fixture by name (``default`` when None) or an ``.npz`` file by path."""
-    if spec is None:
-        return load_fixture("default")
-    if not Path(spec).exists() and spec in list_fixtures():
-        return load_fixture(spec)
-    return load_ptycho_npz(spec)
 
 
 def load_recon(path: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -45,33 +40,3 @@ def load_recon(path: str) -> tuple[np.ndarray, np.ndarray | None]:
         msg = f"{path}: cannot read the reconstruction ({type(exc).__name__}: {exc})"
         raise QualityInputError(msg) from exc
     return obj, mask
-
-
-def truth_hashes(scan: PtychoData) -> set[str]:
-    """sha256 of every file holding the truth's scan: the file and, for a fixture whose
-    manifest entry matches it, the fixture's ``.cxi`` (manifest ``cxi.sha256``)."""
-    hashes = {scan.sha256}
-    try:
-        entries = _manifest_entries(scan.path.parent)
-    except QualityInputError:
-        return hashes
-    entry = entries.get(scan.path.name)
-    if not isinstance(entry, dict) or entry.get("sha256") != scan.sha256:
-        return hashes  # not a fixture listed in its folder's manifest
-    cxi = entry.get("cxi")
-    if isinstance(cxi, dict) and "sha256" in cxi:
-        hashes.add(str(cxi["sha256"]))
-    return hashes
-
-
-def _manifest_entries(folder: Path) -> dict:
-    import json
-
-    path = folder / "manifest.json"
-    if not path.is_file():
-        return {}
-    try:
-        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return files if isinstance(files, dict) else {}

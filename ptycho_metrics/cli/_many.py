@@ -2,15 +2,22 @@
 
 The pairs come from a directory or a manifest and run through
 :func:`ptycho_metrics.evaluate_many` (local processes by default, a Dask
-cluster with ``--scheduler``). A failing pair is reported in the tables and
-the others go on; the command then exits with status 1 naming how many failed.
+cluster with ``--scheduler``); each file is read as the single-pair
+``ptycho-metrics evaluate`` reads one (:func:`ptycho_metrics.io.read_pair`:
+any supported format, the truth a fixture name or a scan file). A failing
+pair is reported in the tables and the others go on; the command then exits
+with status 1 naming how many failed.
 
-* a directory: every ``*.npz`` in it and every ``*/reconstruction.npz``
-  below it (the layout ``ptycho-metrics run`` writes), named by file stem or
-  folder name, all against ``--truth``;
-* a ``.csv`` manifest with a header ``name,recon,truth,mask`` (``recon``
-  required; ``truth`` defaults to ``--truth``; ``mask`` an optional
-  ``.npy``), or a ``.json`` manifest: a list of objects with those keys.
+* a directory: every reconstruction-like file in it (``*.npz``, ``*.h5``,
+  ``*.hdf5``, ``*.ptyr``, ``*.npy``, ``*.tif``, ``*.tiff``) and every
+  ``*/reconstruction.npz`` below it (the layout ``ptycho-metrics run``
+  writes), named by file stem or folder name, all against ``--truth`` (the
+  truth's own file is skipped when it lies in the directory);
+* a ``.csv`` manifest with a header naming some of :data:`MANIFEST_KEYS`
+  (``recon`` required; ``truth`` defaults to ``--truth``; ``mask`` an
+  optional ``.npy``; the reading options of :data:`READ_COLUMNS` override
+  the command line's for that pair; an empty cell is unset), or a ``.json``
+  manifest: a list of objects with those keys.
   Relative paths are relative to the manifest's folder.
 """
 
@@ -26,10 +33,17 @@ from typing import Any
 from .. import ManyReport, Pair, PairResult, evaluate_many
 from .._checks import QualityInputError
 from .._many import Route
+from ..io import READ_OPTIONS
 
-__all__ = ["add_arguments", "read_pairs", "require_single", "run"]
+__all__ = ["add_arguments", "read_options", "read_pairs", "require_single", "run"]
 
-MANIFEST_KEYS = ("name", "recon", "truth", "mask")
+#: Manifest columns (CSV) or keys (JSON) that set read_pair() options of one pair.
+READ_COLUMNS = READ_OPTIONS
+
+MANIFEST_KEYS = ("name", "recon", "truth", "mask", *READ_COLUMNS)
+
+#: Files a directory given to --many contributes (besides */reconstruction.npz).
+RECON_SUFFIXES = (".npz", ".h5", ".hdf5", ".ptyr", ".npy", ".tif", ".tiff")
 
 #: Columns of the summary printed on stdout (all metrics are in the tables).
 SUMMARY = ("amplitude_ssim", "phase_rmse", "frc_mean")
@@ -40,9 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--many",
         metavar="MANIFEST_OR_DIR",
-        help="evaluate many reconstructions: a directory of .npz files (against --truth) "
-        "or a .csv/.json manifest with name,recon,truth,mask; needs --output FILE.json "
-        "(a CSV table is written beside it)",
+        help="evaluate many reconstructions: a directory of reconstruction files (against "
+        "--truth) or a .csv/.json manifest with name,recon,truth,mask and optional per-pair "
+        "format,layer,mode,key,pixel_size,resample,pixel_tolerance,allow_other_data; the "
+        "reading options given here apply to every pair; needs --output FILE.json (a CSV "
+        "table is written beside it)",
     )
     parser.add_argument(
         "--scheduler", help="with --many: run on the Dask cluster at this scheduler address"
@@ -60,6 +76,11 @@ def require_single(args: argparse.Namespace) -> None:
     if missing:
         msg = f"evaluate needs {' and '.join(missing)} (or --many MANIFEST_OR_DIR)"
         raise QualityInputError(msg)
+
+
+def read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's :func:`ptycho_metrics.io.read_pair` options (for one pair or all)."""
+    return {name: getattr(args, name) for name in READ_OPTIONS}
 
 
 def _resolve(value: str, base: Path) -> str:
@@ -87,22 +108,85 @@ def _manifest_rows(path: Path) -> list[dict[str, Any]]:
     raise QualityInputError(msg)
 
 
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0")
+
+
+def _cell(value: Any, column: str, where: str) -> Any:
+    """A manifest cell as the type :func:`read_pair` takes (CSV cells are text)."""
+    expected = {
+        "layer": "an integer",
+        "mode": "an integer",
+        "pixel_size": "metres as W or W,H (a number or a list of two in JSON)",
+        "pixel_tolerance": "a number",
+        "resample": "true or false",
+        "allow_other_data": "true or false",
+    }
+    try:
+        if column in ("layer", "mode"):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if column == "pixel_tolerance" and not isinstance(value, bool):
+            return float(value)
+        if column == "pixel_size":
+            if isinstance(value, str):
+                parts = [float(v) for v in value.split(",")]
+                if len(parts) not in (1, 2):
+                    raise ValueError
+                return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+            if isinstance(value, list):
+                return tuple(value)
+            return value  # a number: checked by the reader
+        if column in ("resample", "allow_other_data"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE + _FALSE:
+                return text in _TRUE
+            raise ValueError
+    except (TypeError, ValueError):
+        msg = f"{where}: '{column}' must be {expected[column]}, got {value!r}"
+        raise QualityInputError(msg) from None
+    return str(value)  # format, key: text
+
+
+def _directory_pairs(path: Path, truth: str | None) -> list[Pair]:
+    if truth is None:
+        msg = "--many with a directory needs --truth (one ground truth for all)"
+        raise QualityInputError(msg)
+    own = Path(truth).resolve() if Path(truth).is_file() else None
+    files = [
+        f
+        for f in sorted(path.iterdir())
+        if f.is_file() and f.suffix.lower() in RECON_SUFFIXES and f.resolve() != own
+    ]
+    files += sorted(path.glob("*/reconstruction.npz"))
+    if not files:
+        msg = (
+            f"--many: {path} holds no reconstruction file ({', '.join(RECON_SUFFIXES)}) "
+            f"nor */reconstruction.npz"
+        )
+        raise QualityInputError(msg)
+    names = [f.parent.name if f.name == "reconstruction.npz" else f.stem for f in files]
+    if len(set(names)) < len(names):  # a.npz beside a.h5: name them by file name instead
+        names = [str(f.relative_to(path)) for f in files]
+    return [Pair(n, f, truth) for n, f in zip(names, files, strict=True)]
+
+
 def read_pairs(source: str, truth: str | None) -> list[Pair]:
     """The pairs a directory or manifest names (see the module docstring)."""
     path = Path(source)
     if not path.exists():
         msg = f"--many: {source} does not exist"
         raise QualityInputError(msg)
+    # Absolute paths: workers (Dask, other hosts) may run in another directory.
+    # --truth is relative to the current directory, a manifest's paths to its folder.
+    path = path.resolve()
+    if truth is not None and Path(truth).exists():
+        truth = str(Path(truth).resolve())
     if path.is_dir():
-        if truth is None:
-            msg = "--many with a directory needs --truth (one ground truth for all)"
-            raise QualityInputError(msg)
-        files = sorted(path.glob("*.npz")) + sorted(path.glob("*/reconstruction.npz"))
-        if not files:
-            msg = f"--many: {source} holds no *.npz nor */reconstruction.npz"
-            raise QualityInputError(msg)
-        names = [f.parent.name if f.name == "reconstruction.npz" else f.stem for f in files]
-        return [Pair(n, f, truth) for n, f in zip(names, files, strict=True)]
+        return _directory_pairs(path, truth)
     pairs = []
     for i, row in enumerate(_manifest_rows(path), start=1):
         unknown = sorted(set(row) - set(MANIFEST_KEYS))
@@ -112,14 +196,20 @@ def read_pairs(source: str, truth: str | None) -> list[Pair]:
                 f"{', '.join(MANIFEST_KEYS)}; got {sorted(row)}"
             )
             raise QualityInputError(msg)
-        row_truth = row.get("truth") or truth
-        if not row_truth:
+        truth_spec = _resolve(str(row["truth"]), path.parent) if row.get("truth") else truth
+        if not truth_spec:
             msg = f"{path}: entry {i} has no 'truth' and no --truth was given"
             raise QualityInputError(msg)
+        where = f"{path}: entry {i}"
+        read = {
+            column: _cell(row[column], column, where)
+            for column in READ_COLUMNS
+            if row.get(column) not in (None, "")
+        }
         recon = _resolve(str(row["recon"]), path.parent)
         mask = _resolve(str(row["mask"]), path.parent) if row.get("mask") else None
         name = str(row.get("name") or Path(recon).stem)
-        pairs.append(Pair(name, recon, _resolve(str(row_truth), path.parent), mask))
+        pairs.append(Pair(name, recon, truth_spec, mask, read or None))
     if not pairs:
         msg = f"--many: the manifest {source} lists no pairs"
         raise QualityInputError(msg)
@@ -179,6 +269,7 @@ def run(args: argparse.Namespace) -> None:
         route=route,
         scheduler=args.scheduler,
         max_workers=args.workers,
+        read=read_options(args),
         progress=_progress(len(pairs)),
     )
     json_path.write_text(many.to_json() + "\n", encoding="utf-8")

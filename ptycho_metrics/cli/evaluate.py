@@ -4,7 +4,8 @@ Any format :func:`ptycho_metrics.io.read_reconstruction` reads; the object is
 put on the truth's grid with :func:`ptycho_metrics.io.to_fixture_grid` (the
 fixture's scan mask) and measured with :func:`ptycho_metrics.evaluate`. A
 reconstruction that records the sha256 of other data is refused unless
-``--allow-other-data``.
+``--allow-other-data``. All of that is :func:`ptycho_metrics.io.read_pair`,
+which ``--many`` (:mod:`._many`) calls for every pair in the same way.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from typing import Any, get_args
 
 from .. import evaluate as evaluate_recon
 from .._checks import QualityInputError
-from ..io import check_same_data, read_reconstruction, to_fixture_grid
+from ..io import read_pair
 from ..io._registry import Format
 from ..io.grid import DEFAULT_PIXEL_TOLERANCE
 from . import _many
-from ._common import load_scan, truth_hashes
 
 __all__ = ["register"]
 
@@ -41,22 +41,11 @@ def _pixel_size(text: str) -> float | tuple[float, float]:
     raise argparse.ArgumentTypeError(msg)
 
 
-#: Options of the single-pair form and their defaults. --many reads its pairs with
-#: evaluate_many's loader (ptycho-metrics reconstruction.npz: keys object, mask),
-#: which takes none of them: refused rather than silently ignored.
-_SINGLE_PAIR_OPTIONS: dict[str, Any] = {
-    "recon": None,
-    "format": "auto",
-    "layer": None,
-    "mode": None,
-    "key": None,
-    "pixel_size": None,
-    "resample": False,
-    "pixel_tolerance": DEFAULT_PIXEL_TOLERANCE,
-    "allow_other_data": False,
-    "json": False,
-    "plot": None,
-}
+#: Options of the single-pair form only, and their defaults: with --many each pair's
+#: file comes from the manifest or directory and the report is the --output tables,
+#: so these are refused rather than silently ignored. The reading options
+#: (--format, --layer, ...) apply to every pair of --many (a manifest may set them per pair).
+_SINGLE_PAIR_OPTIONS: dict[str, Any] = {"recon": None, "json": False, "plot": None}
 
 
 def _refuse_single_pair_options(args: argparse.Namespace) -> None:
@@ -67,8 +56,8 @@ def _refuse_single_pair_options(args: argparse.Namespace) -> None:
     ]
     if given:
         msg = (
-            f"--many takes none of the single-pair options (its pairs are ptycho-metrics "
-            f"reconstruction.npz files with keys object, mask), got {', '.join(given)}"
+            f"--many takes no --recon, --json or --plot (the reconstructions come from "
+            f"MANIFEST_OR_DIR, the results go to the --output tables), got {', '.join(given)}"
         )
         raise QualityInputError(msg)
 
@@ -79,34 +68,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         _many.run(args)
         return
     _many.require_single(args)
-    recon = read_reconstruction(
-        args.recon,
-        format=args.format,
-        layer=args.layer,
-        mode=args.mode,
-        pixel_size=args.pixel_size,
-        key=args.key,
-    )
-    truth = load_scan(args.truth)
-    data_note = check_same_data(recon, truth_hashes(truth), allow_other_data=args.allow_other_data)
-    placement = to_fixture_grid(
-        recon, truth, resample=args.resample, pixel_tolerance=args.pixel_tolerance
-    )
-    report = evaluate_recon(placement.object, truth.obj, mask=placement.mask)
-    notes = [*([data_note] if data_note else []), *placement.notes]
-    document: dict[str, Any] = {
-        **report.to_dict(),
-        "reconstruction": {
-            "path": str(recon.path),
-            "format": recon.format,
-            "shape": list(recon.shape),
-            "pixel_size_m": None if recon.pixel_size is None else list(recon.pixel_size),
-            "metadata": recon.metadata,
-        },
-        "truth": {"path": str(truth.path), "sha256": truth.sha256},
-        "placement": placement.as_dict(),
-        "input_notes": notes,
-    }
+    pair = read_pair(args.recon, args.truth, **_many.read_options(args))
+    report = evaluate_recon(pair.object, pair.truth.obj, mask=pair.mask)
+    recon, truth, notes = pair.recon, pair.truth, pair.notes
+    document: dict[str, Any] = {**report.to_dict(), **pair.as_dict()}
     text = json.dumps(document, indent=2, allow_nan=False, default=str)
     if args.json:
         print(text)
@@ -123,7 +88,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.plot:
         from ..io.plot import plot_placement
 
-        plot_placement(placement, truth, report, args.plot)
+        plot_placement(pair.placement, truth, report, args.plot)
         print(f"plot: {args.plot}", file=out)
 
 

@@ -4,7 +4,9 @@ NumPy and h5py only (never torch). :func:`read_reconstruction` reads one
 file into a :class:`Reconstruction` (one module per format, behind one
 registry); :func:`to_fixture_grid` places it on the fixture's object grid
 with the fixture's scan mask; :func:`check_same_data` refuses a
-reconstruction made from other data.
+reconstruction made from other data; :func:`read_pair` does all three for a
+file and its truth (``ptycho-metrics evaluate`` and ``evaluate_many`` both
+read through it).
 
 =================== ===================================================
 format              file
@@ -31,18 +33,22 @@ from .grid import (
     PlacementError,
     to_fixture_grid,
 )
+from .pair import READ_OPTIONS, PairInput, read_pair
 
 __all__ = [
     "DEFAULT_PIXEL_TOLERANCE",
     "FORMATS",
     "POSITION_TOLERANCE_PX",
+    "READ_OPTIONS",
     "FormatError",
     "GridPlacement",
     "OtherDataError",
+    "PairInput",
     "PlacementError",
     "ReaderError",
     "Reconstruction",
     "check_same_data",
+    "read_pair",
     "read_reconstruction",
     "to_fixture_grid",
 ]

@@ -8,11 +8,17 @@ the truth's file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ._record import ReaderError, Reconstruction
 
-__all__ = ["OtherDataError", "check_same_data"]
+if TYPE_CHECKING:
+    from ..data import PtychoData
+
+__all__ = ["OtherDataError", "check_same_data", "truth_hashes"]
 
 
 class OtherDataError(ReaderError):
@@ -58,3 +64,27 @@ def check_same_data(
     if not allow_other_data:
         raise OtherDataError(msg)
     return f"allowed other data: {msg}"
+
+
+def truth_hashes(scan: PtychoData) -> set[str]:
+    """sha256 of every file holding the truth's scan: the file and, for a fixture whose
+    manifest entry matches it, the fixture's ``.cxi`` (manifest ``cxi.sha256``)."""
+    hashes = {scan.sha256}
+    entry = _manifest_entries(scan.path.parent).get(scan.path.name)
+    if not isinstance(entry, dict) or entry.get("sha256") != scan.sha256:
+        return hashes  # not a fixture listed in its folder's manifest
+    cxi = entry.get("cxi")
+    if isinstance(cxi, dict) and "sha256" in cxi:
+        hashes.add(str(cxi["sha256"]))
+    return hashes
+
+
+def _manifest_entries(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return files if isinstance(files, dict) else {}

@@ -66,9 +66,17 @@ def read(path: Path, options: ReadOptions) -> Reconstruction:
         raise ReaderError(msg)
     raw, key = _load(path, options.key)
     if options.pixel_size is None:
+        # An .npz with our pipeline's 'object' key but not its 'metadata' (hand-saved,
+        # or what `evaluate --many` used to accept) is on the truth's grid: say how.
+        ours = (
+            " or, if it is a ptycho-metrics reconstruction on the truth's own grid, "
+            "format='ptycho-metrics' (command line: --format ptycho-metrics)"
+            if key == "object"
+            else ""
+        )
         msg = (
             f"{path}: a plain array records no pixel size; pass pixel_size=(width, height) "
-            f"in metres (command line: --pixel-size W[,H])"
+            f"in metres (command line: --pixel-size W[,H]){ours}"
         )
         raise ReaderError(msg)
     where = f"{path}" + (f": key '{key}'" if key else "")

@@ -326,3 +326,27 @@ def test_bad_training_arguments(tmp_path: Path, scan: PtychoData) -> None:
         train(scan, tmp_path, max_epochs=0)
     with pytest.raises(QualityInputError, match="threads must be a positive integer"):
         train(scan, tmp_path, threads=0)
+
+
+@pytest.mark.slow
+def test_extra_callbacks_see_the_quality_evaluation_and_can_stop(
+    tmp_path: Path, scan: PtychoData
+) -> None:
+    import lightning.pytorch as pl
+
+    from ptycho_metrics.lightning import QualityCallback
+
+    seen: list[int] = []
+
+    class StopAfterFirstEpoch(pl.Callback):
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            quality = next(c for c in trainer.callbacks if isinstance(c, QualityCallback))
+            seen.append(len(quality.history))  # start + this epoch: evaluated before us
+            trainer.should_stop = True
+
+    ckpt = train(
+        scan, tmp_path, seed=0, threads=1, log_quality_every=1,
+        callbacks=[StopAfterFirstEpoch()], **{**TINY, "max_epochs": 3},
+    )  # fmt: skip
+    assert seen == [2]
+    assert torch.load(ckpt, weights_only=True)["global_step"] == TINY["steps_per_epoch"]

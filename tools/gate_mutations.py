@@ -7,10 +7,11 @@ learning-rate-schedule slip, a stitching, coordinate, forward-model, loss,
 whitening or checkpoint-reload bug, a wrong output). For each, the working
 tree (tracked and untracked, not ignored files: your uncommitted changes
 included) is copied into a temporary directory, the edit is applied there,
-and ``pytest tests/quality -x`` runs in that copy with ``PYTHONPATH`` pointing
+and ``pytest tests/quality`` runs in that copy with ``PYTHONPATH`` pointing
 at it (the copy's package is the one imported; checked before each run).
-It prints per mutation whether the gate caught it, the first failing test
-and the time, and a table for ``docs/quality-gate.md``.
+It prints per mutation whether the gate caught it, every failing test of
+the pass that decided (not only the first: which checks catch a bug matters
+as much as that one does) and the time, and a table for ``docs/quality-gate.md``.
 
 A tool, not part of CI: each mutation trains the pipeline at least once
 (about 1-3 minutes each on a loaded 2-core machine). Run it in the
@@ -280,7 +281,9 @@ FIRST_PASS = ("-k", "default")
 
 
 def _pytest(clone: Path, args: list[str]) -> tuple[int, str]:
-    cmd = [sys.executable, "-m", "pytest", "tests/quality", "-x", "-q", "-p", "no:cacheprovider"]
+    # No -x: once a pass's runs are trained (tests/quality starts them all ahead)
+    # the remaining checks cost seconds, and every failing one is reported.
+    cmd = [sys.executable, "-m", "pytest", "tests/quality", "-q", "-p", "no:cacheprovider"]
     done = subprocess.run(
         [*cmd, *args], cwd=clone, env=_env(clone), capture_output=True, text=True, check=False
     )
@@ -298,9 +301,14 @@ def _run_gate(clone: Path, pytest_args: list[str], *, full: bool) -> tuple[int, 
     return code, output, time.perf_counter() - start, "full"
 
 
-def _first_failure(output: str) -> str:
-    found = _FAILED.findall(output)
-    return found[0].split("::", 1)[-1] if found else "-"
+def _failures(output: str) -> list[str]:
+    """Every failing test of the pass, in pytest's summary order (file::name)."""
+    found: list[str] = []
+    for node in _FAILED.findall(output):
+        name = node.rsplit("/", 1)[-1].removesuffix(".py").replace(".py::", "::")
+        if name not in found:
+            found.append(name)
+    return found
 
 
 def _reason(output: str) -> str:
@@ -339,12 +347,13 @@ def _one(mutation: Mutation | None, work: Path, args: argparse.Namespace) -> dic
         "exit": code,
         "verdict": verdict,
         "decided_by": decided,
-        "first_failure": _first_failure(output) if caught else "-",
+        "failures": _failures(output) if caught else [],
         "reason": _reason(output) if caught else "",
         "wall_s": round(wall, 1),
     }
+    failures = row["failures"] or ["-"]
     print(
-        f"{name:34} {verdict:8} {row['first_failure']!s:48} {wall:6.1f} s  {row['reason']}",
+        f"{name:34} {verdict:8} {decided:16} {wall:6.1f} s  {', '.join(failures)}  {row['reason']}",
         flush=True,
     )
     if mutation is None and code != 0:
@@ -388,12 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print("\n| mutation | class | bug | verdict | first failing test | why |")
-    print("|---|---|---|---|---|---|")
+    print("\n| mutation | class | bug | verdict | pass | failing tests | first message |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
+        tests = ", ".join(f"`{t}`" for t in r["failures"]) or "-"
         print(
             f"| `{r['name']}` | {r['class']} | {r['description']} | {r['verdict']} | "
-            f"`{r['first_failure']}` | {r['reason']} |"
+            f"{r['decided_by']} | {tests} | {r['reason']} |"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -30,8 +30,14 @@ Usage::
 
     python tools/measure_spread.py [--fixtures default phase_wrap] [--reruns 2]
         [--variants default threads1 threads2 aten_avx2 aten_default numpy_baseline]
-        [--json OUT.json]
+        [--curve] [--json OUT.json]
     python tools/measure_spread.py --from-json OUT.json [--fixtures ...] [--exclude ...]
+        [--include-golden FIXTURE=PATH ...] [--golden-exclude METRIC ...]
+
+``--curve`` adds ``--log-quality-every 1`` to every run (training is bit for
+bit unchanged by it) and the convergence metrics of ``test_convergence.py``
+(``epochs_to_amplitude_ssim_0p95``) to each run's metrics, so one set of
+runs measures the spread of the final-value and the convergence gate.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from ptycho_metrics import convergence_metrics
+from ptycho_metrics._curve import read_curve_csv
 from ptycho_metrics.gate import DEFAULT_TOLERANCES, load_golden
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +112,8 @@ FLOORS: dict[str, float] = {
     "frc_mean": 1e-4,
     "alignment_shift_px": 0.02,
     "alignment_ramp": 1e-4,
+    # --curve only: 0.1 epoch (2.5 of an epoch's 25 steps), docs/training-quality.md.
+    "epochs_to_amplitude_ssim_0p95": 0.1,
 }
 
 
@@ -142,6 +152,8 @@ def _measure(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
     for fixture in args.fixtures:
         for variant in args.variants:
             options, env = _variant(variant)
+            if args.curve:
+                options = (*options, *runs_module.CURVE_OPTIONS)
             for rerun in range(args.reruns if variant == "default" else 1):
                 label = f"{fixture}/{variant}-r{rerun}"
                 start = time.perf_counter()
@@ -149,8 +161,12 @@ def _measure(args: argparse.Namespace, work: Path) -> dict[str, dict[str, Any]]:
                     fixture, work / label, options=options, env=env or None
                 )
                 wall = time.perf_counter() - start
+                metrics = dict(run.metrics)
+                if args.curve:
+                    curve = read_curve_csv(run.run_dir / "quality_curve.csv")
+                    metrics.update(convergence_metrics(curve))
                 runs[label] = {
-                    "metrics": run.metrics,
+                    "metrics": metrics,
                     "wall_s": wall,
                     "contract_threads": run.contract["threads"],
                 }
@@ -231,6 +247,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FIXTURE/LABEL",
         help="runs shown but left out of the spread (say why in the docs)",
     )
+    parser.add_argument(
+        "--curve",
+        action="store_true",
+        help="log the learning curve (--log-quality-every 1, training unchanged) and add the "
+        "convergence metrics of test_convergence.py to each run",
+    )
+    parser.add_argument(
+        "--golden-exclude",
+        nargs="*",
+        default=[],
+        metavar="METRIC",
+        help="metrics not taken from --include-golden files (defined differently when written)",
+    )
     parser.add_argument("--json", type=Path, help="write runs and table as JSON here")
     parser.add_argument(
         "--from-json", type=Path, help="recompute the table from the runs of an earlier --json"
@@ -252,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         fixture, _, path = spec.partition("=")
         golden = load_golden(path)
         cpu = golden.fingerprint.get("torch", {}).get("cpu_capability", "unknown CPU")
-        runs[f"{fixture}/golden-{cpu}"] = {"metrics": golden.metrics, "wall_s": math.nan}
+        kept = {k: v for k, v in golden.metrics.items() if k not in args.golden_exclude}
+        runs[f"{fixture}/golden-{cpu}"] = {"metrics": kept, "wall_s": math.nan}
     rows = _table(runs, args)
     _print(runs, rows, args)
     if args.json:

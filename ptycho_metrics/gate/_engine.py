@@ -118,14 +118,17 @@ DEFAULT_TOLERANCES: Mapping[str, float] = MappingProxyType(
         "frc_0p5": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
         "frc_half_bit": 0.004,  # cycles/pixel, floor (half a ring at 128 px); not measurable
         "frc_mean": 0.00069,  # spread 2.3e-4
-        "amplitude_scale_error": 5e-05,  # spread 1.7e-5
+        # |ln s| (since issue #11), re-measured 2026-12-01: spread 8.4e-6 over 4 runs on one
+        # AVX2 CPU (1/2 threads, ATEN default, NumPy baseline); the old definition's was 1.7e-5.
+        "amplitude_scale_error": 2.6e-05,
         "alignment_shift_px": 0.02,  # px, floor: two 0.01 px registration steps (spread 0)
         "alignment_ramp": 0.0001,  # rad/px, floor (spread 1.9e-5)
         # epochs, from the learning curve (tests/quality/test_convergence.py), measured
-        # 2026-12-01: 3 x spread 0.0528 over seed 0 with 1 and 2 threads and with
-        # ATEN_CPU_CAPABILITY=default (3.3379-3.3907; reruns bit-identical); floor 0.1.
-        # Seeds 1-2 (2.89, 3.05) are shown in docs but left out: the seed is in the contract.
-        "epochs_to_amplitude_ssim_0p95": 0.16,
+        # 2026-12-01: 3 x spread 0.0548 over seed 0 with 1 and 2 threads and with
+        # ATEN_CPU_CAPABILITY=default on an AVX-512 and an AVX2 CPU (3.3379-3.3927;
+        # each CPU alone 0.0528; reruns bit-identical); floor 0.1. Seeds 1-2 (2.89,
+        # 3.05) are shown in docs but left out: the seed is in the contract.
+        "epochs_to_amplitude_ssim_0p95": 0.17,
     }
 )
 

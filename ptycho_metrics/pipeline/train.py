@@ -202,6 +202,7 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     log_quality_every: int | None = None,
+    callbacks: Sequence[pl.Callback] = (),
     **hparams: Any,
 ) -> Path:
     """Fit a :class:`PtychoPINNLightning` to one scan; return the checkpoint path.
@@ -229,6 +230,9 @@ def train(
         :class:`ptycho_metrics.lightning.QualityCallback`, and write
         :data:`CURVE_FILES` into ``output_dir``. Training is unchanged (the
         checkpoint is bit-identical to a run without it).
+    callbacks : sequence of lightning.Callback
+        More callbacks for the trainer, after the quality callback (so they
+        see its latest evaluation), e.g. one that stops training early.
     **hparams
         Keyword arguments of :class:`PtychoPINNLightning` (``hidden``,
         ``lr``, ``steps_per_epoch``, ...).
@@ -261,9 +265,9 @@ def train(
         from ..lightning import QualityCallback
 
         quality = QualityCallback(scan, every_n_epochs=every)
-    callbacks: list[pl.Callback] = [] if quality is None else [quality]
+    hooks: list[pl.Callback] = [*([] if quality is None else [quality]), *callbacks]
     if progress:  # after the quality callback, so its epoch line can show the new values
-        callbacks.append(_EpochLine(sys.stderr, quality))
+        hooks.append(_EpochLine(sys.stderr, quality))
     with deterministic_torch(n_threads):
         pl.seed_everything(int(seed), verbose=False)
         model = PtychoPINNLightning.from_data(scan, max_epochs=epochs, **hparams)
@@ -288,7 +292,7 @@ def train(
             enable_model_summary=False,
             log_every_n_steps=1,
             default_root_dir=str(output_dir),
-            callbacks=callbacks,
+            callbacks=hooks,
         )
         with warnings.catch_warnings():
             # Lightning 2.6 builds torch.utils._pytree.LeafSpec, which torch 2.13

@@ -57,8 +57,8 @@ TOLERANCES: dict[str, dict[str, float]] = {
         "amplitude_ssim": 0.018,  # spread 0.00593
         "phase_ssim": 0.00042,  # spread 1.4e-4
         "amplitude_ms_ssim": 0.0015,  # spread 5.0e-4
-        "amplitude_psnr": 3.6,  # dB, spread 1.17
-        "amplitude_mae": 0.0023,  # spread 7.6e-4
+        "amplitude_psnr": 3.5,  # dB, spread 1.15
+        "amplitude_mae": 0.0023,  # spread 7.6e-4 (pre-#11 evaluate(); now see docs)
         "amplitude_rmse": 0.011,  # spread 0.00355
         "amplitude_pearson": 0.02,  # spread 0.00638
         "phase_mae": 0.0078,  # rad, spread 0.0026
@@ -66,7 +66,7 @@ TOLERANCES: dict[str, dict[str, float]] = {
         "phase_max": 0.13,  # rad, spread 0.0401
         "phase_pearson": 0.0001,  # floor (spread 2.9e-6)
         "frc_mean": 0.034,  # spread 0.011
-        "amplitude_scale_error": 0.0018,  # spread 5.9e-4
+        "amplitude_scale_error": 0.00063,  # |ln s|, spread 2.1e-4 (one CPU, 3 runs)
         "alignment_shift_px": 0.12,  # px, spread 0.040
         "alignment_ramp": 0.0031,  # rad/px, spread 0.00103
     },
@@ -233,10 +233,27 @@ def test_gate_runs_the_pipeline_defaults(pipeline: Callable[..., PipelineRun]) -
     assert contract["trained_on_this_data"] is True
 
 
-def test_clean_rerun_is_bit_identical_and_passes(pipeline: Callable[..., PipelineRun]) -> None:
-    first, again = pipeline("default"), pipeline("default", tag="rerun")
+def test_clean_rerun_is_bit_identical_and_passes(
+    pipeline: Callable[..., PipelineRun], curve_run: PipelineRun
+) -> None:
+    """A second training of the default configuration gives the same bits and passes.
+
+    The second run is the learning-curve run (``--log-quality-every 1``, which
+    the convergence gate uses too): the callback must leave training
+    unchanged, so the same check covers determinism and the callback's
+    promise, for one training instead of two.
+    """
+    first, again = pipeline("default"), curve_run
+    assert again.contract == first.contract
     for key in ("object", "amplitude", "phase", "mask"):
         np.testing.assert_array_equal(again.arrays[key], first.arrays[key], err_msg=key)
+    weights = [
+        torch.load(run.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+        for run in (first, again)
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name
     result = gate(again.metrics, "default")
     assert result.passed, result.format_table()
 

@@ -15,6 +15,12 @@ from collections.abc import Iterator
 BLOCK_ELEMENTS = 2**16
 
 
+def flat_chunks(n: int, elements: int = BLOCK_ELEMENTS) -> Iterator[slice]:
+    """Consecutive slices of ``elements`` covering ``range(n)``: blockwise sums of flat vectors."""
+    for start in range(0, n, elements):
+        yield slice(start, min(start + elements, n))
+
+
 def row_blocks(shape: tuple[int, ...], elements: int = BLOCK_ELEMENTS) -> Iterator[slice]:
     """Consecutive row slices of about ``elements`` elements covering ``shape[0]`` rows.
 

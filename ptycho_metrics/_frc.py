@@ -66,6 +66,9 @@ MIN_SIDE = 4
 #: their temporaries).
 RING_BLOCK = 2**18
 
+#: Default taper fraction of the Tukey window (frc's ``tukey_alpha``).
+TUKEY_ALPHA = 0.25
+
 
 @dataclass(frozen=True)
 class FRCResolution:
@@ -428,7 +431,7 @@ def frc(
     b: npt.ArrayLike,
     *,
     apodization: Apodization | None = "hann",
-    tukey_alpha: float = 0.25,
+    tukey_alpha: float = TUKEY_ALPHA,
     pixel_size: float | None = None,
     pixel_unit: str = "m",
 ) -> FRCResult:

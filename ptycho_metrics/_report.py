@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from . import _align
 from ._align import bounding_box
-from ._blocks import BLOCK_ELEMENTS
+from ._blocks import flat_chunks
 from ._checks import (
     REAL_AS,
     QualityInputError,
@@ -31,7 +31,7 @@ from ._checks import (
     check_real,
     degeneracy,
 )
-from ._frc import Criterion, FRCResult, check_pixel_size, frc_of_checked
+from ._frc import TUKEY_ALPHA, Criterion, FRCResult, check_pixel_size, frc_of_checked
 from ._metadata import EVALUATE_METRICS, METRICS
 from ._phase import phase_error, power_of_two_scale, promoted, unwrap
 from ._ssim import (
@@ -205,11 +205,6 @@ class QualityReport:
         return fig
 
 
-def _chunks(n: int) -> list[slice]:
-    """Slices of about BLOCK_ELEMENTS covering ``range(n)``: blockwise sums of flat vectors."""
-    return [slice(i, min(i + BLOCK_ELEMENTS, n)) for i in range(0, n, BLOCK_ELEMENTS)]
-
-
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     """Pearson correlation; NaN when either input is constant.
 
@@ -218,7 +213,7 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
     """
     mx, my = x.mean(), y.mean()
     sxy = sxx = syy = 0.0
-    for part in _chunks(x.size):
+    for part in flat_chunks(x.size):
         dx = x[part] - mx
         dy = y[part] - my
         sxy += float(dx @ dy)
@@ -231,7 +226,7 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> float:
 def _abs_errors(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Mean and root mean square of ``|x - y|``, one chunk at a time."""
     abs_sum = sq_sum = 0.0
-    for part in _chunks(x.size):
+    for part in flat_chunks(x.size):
         diff = np.abs(x[part] - y[part])
         abs_sum += float(diff.sum())
         sq_sum += float(diff @ diff)
@@ -502,7 +497,7 @@ def evaluate(
     (1.0, 0.0)
     """
     align = check_bool(align, "align")
-    check_pixel_size(pixel_size, pixel_unit)
+    size = check_pixel_size(pixel_size, pixel_unit)
     upsample_factor = check_int(upsample_factor, "upsample_factor", minimum=1)
     check_choice(scale, "scale", ("complex", "amplitude", None))
     if max_shift is not None:
@@ -591,8 +586,8 @@ def evaluate(
         a if full_box else np.where(reg, a, tb),
         tb,
         "hann",
-        0.25,  # frc()'s default tukey_alpha; unused by the Hann window
-        check_pixel_size(pixel_size, pixel_unit),
+        TUKEY_ALPHA,  # frc()'s default; unused by the Hann window
+        size,
         pixel_unit,
         overwrite_a=aligned_is_ours or not full_box,
     )

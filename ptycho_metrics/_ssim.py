@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from ._blocks import BLOCK_ELEMENTS
+from ._blocks import flat_chunks
 from ._checks import (
     QualityInputError,
     as_real_2d,
@@ -618,8 +618,8 @@ def psnr(x: npt.ArrayLike, y: npt.ArrayLike, *, data_range: float) -> float:
     # were two maps at the peak of evaluate()'s amplitude metrics.
     xf, yf = xa.ravel(), ya.ravel()
     sq_sum = 0.0
-    for start in range(0, xf.size, BLOCK_ELEMENTS):
-        diff = xf[start : start + BLOCK_ELEMENTS] - yf[start : start + BLOCK_ELEMENTS]
+    for part in flat_chunks(xf.size):
+        diff = xf[part] - yf[part]
         sq_sum += float(diff @ diff)
     mse = sq_sum / xa.size
     if mse == 0.0:

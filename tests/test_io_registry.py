@@ -134,3 +134,20 @@ def test_pixel_size_pair(tmp_path: Path) -> None:
     path = tmp_path / "x.npy"
     np.save(path, np.ones((2, 2), complex))
     assert read_reconstruction(path, pixel_size=(PIXEL, 2 * PIXEL)).pixel_size == (PIXEL, 2 * PIXEL)
+
+
+def test_every_record_has_the_common_metadata_keys():
+    from ptycho_metrics.io._record import COMMON_METADATA, Reconstruction
+
+    given = {"energy_eV": 1.0, "layer": 0}
+    recon = Reconstruction(np.ones((4, 4), complex), None, Path("f.h5"), "x", metadata=given)
+    assert recon.metadata == {
+        "writer_version": None,
+        "energy_eV": 1.0,
+        "distance_m": None,
+        "wavelength_m": None,
+        "data_sha256": None,
+        "layer": 0,
+    }
+    assert set(COMMON_METADATA) <= set(recon.metadata)
+    assert given == {"energy_eV": 1.0, "layer": 0}  # the caller's dict is not changed

@@ -70,6 +70,10 @@ def check_pixel_size(value: Any, where: str) -> tuple[float, float] | None:
     return width, height
 
 
+#: Metadata keys of every :class:`Reconstruction`: None where the file records none.
+COMMON_METADATA = ("writer_version", "energy_eV", "distance_m", "wavelength_m", "data_sha256")
+
+
 @dataclass(frozen=True)
 class Reconstruction:
     """A reconstructed object read from a pipeline's file, in one set of conventions.
@@ -109,6 +113,9 @@ class Reconstruction:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Every record has the common keys (None where the file records nothing), so a
+        # reader lists only what its format knows.
+        object.__setattr__(self, "metadata", {**dict.fromkeys(COMMON_METADATA), **self.metadata})
         for name in ("object", "probe", "positions"):
             value = getattr(self, name)
             if value is not None:

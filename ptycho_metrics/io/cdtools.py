@@ -146,7 +146,6 @@ def read(path: Path, options: ReadOptions) -> Reconstruction:
             "energy_eV": None if wavelength is None else energy_ev_from_wavelength(wavelength),
             "distance_m": distance,
             "wavelength_m": wavelength,
-            "data_sha256": None,
             "model_class": model_class,
             "layer": layer,
             "object_key": "obj",

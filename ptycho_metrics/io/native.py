@@ -55,9 +55,6 @@ def read(path: Path, options: ReadOptions) -> Reconstruction:
         format=NAME,
         metadata={
             "writer_version": versions.get("ptycho_metrics"),
-            "energy_eV": None,
-            "distance_m": None,
-            "wavelength_m": None,
             "data_sha256": data.get("sha256"),
             "data_path": data.get("path"),
             "grid": "input",  # the scan data's own object grid, by construction

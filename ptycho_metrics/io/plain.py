@@ -93,11 +93,6 @@ def read(path: Path, options: ReadOptions) -> Reconstruction:
         path=path,
         format=NAME,
         metadata={
-            "writer_version": None,
-            "energy_eV": None,
-            "distance_m": None,
-            "wavelength_m": None,
-            "data_sha256": None,
             "object_key": key,
             option: index,
         },

@@ -96,12 +96,9 @@ def _record(
         center=center,
         probe=probe2d,
         positions=np.stack([xs, ys], axis=1).astype(np.float64),
-        metadata={
-            "writer_version": None,  # a product records no ptychodus version
+        metadata={  # a product records no ptychodus version, wavelength or data hash
             "energy_eV": energy,
             "distance_m": distance,
-            "wavelength_m": None,
-            "data_sha256": None,
             "layer": layer,
             "object_key": "object",
         },

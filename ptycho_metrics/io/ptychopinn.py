@@ -73,11 +73,6 @@ def read(path: Path, options: ReadOptions) -> Reconstruction:
         format=NAME,
         probe=None if probe is None or probe.ndim < 2 else probe.reshape(-1, *probe.shape[-2:])[0],
         metadata={
-            "writer_version": None,
-            "energy_eV": None,
-            "distance_m": None,
-            "wavelength_m": None,
-            "data_sha256": None,
             "object_key": key,
             "mode": mode,
             "algorithm": None if algorithm is None else str(algorithm),

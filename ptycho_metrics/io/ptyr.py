@@ -145,11 +145,8 @@ def read(path: Path, options: ReadOptions) -> Reconstruction:
         probe=probe2d,
         positions=positions,
         metadata={
-            "writer_version": None,
             "energy_eV": None if energy_kev is None else energy_kev * 1e3,
             "distance_m": distance,
-            "wavelength_m": None,
-            "data_sha256": None,
             "storage_id": sid,
             "mode": mode,
             "object_key": f"/{base}/data",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._checks import QualityInputError, check_reconstruction
     from ._curve import convergence_metrics, epochs_to_reach
     from ._frc import FRCResolution, FRCResult, frc
+    from ._kernels import kernels
     from ._many import ManyReport, Pair, PairResult, evaluate_many
     from ._mask import scan_mask
     from ._metadata import METRICS, MetricInfo, metric_direction
@@ -40,6 +41,7 @@ _LAZY = {
     "FRCResolution": "._frc",
     "FRCResult": "._frc",
     "frc": "._frc",
+    "kernels": "._kernels",
     "scan_mask": "._mask",
     "evaluate_many": "._many",
     "ManyReport": "._many",
@@ -93,6 +95,7 @@ __all__ = [
     "evaluate",
     "evaluate_many",
     "frc",
+    "kernels",
     "metric_direction",
     "ms_ssim",
     "phase_error",

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from . import _kernels
 from ._blocks import flat_chunks
 from ._checks import (
     QualityInputError,
@@ -213,6 +214,10 @@ def _ssim_sums(
         cov_norm = n / (n - 1)  # sample covariance, scikit-image's default
     pad = (win - 1) // 2
     n_rows, n_cols = x.shape[0] - 2 * pad, x.shape[1] - 2 * pad
+    count = n_rows * n_cols if inside is None else int(np.count_nonzero(inside))
+    if _kernels.wanted(x.size):
+        total_ssim, total_cs = _compiled_sums(x, y, c1, c2, cov_norm, window, win, inside, out)
+        return total_ssim, total_cs, count
     # At most 1/16 of the map per block, so small images keep a small peak too.
     rows = max(min(BLOCK_BYTES // (4 * 8 * x.shape[1]) - 2 * pad, n_rows // 16), 8)
     moments = np.empty((4, rows + 2 * pad, x.shape[1]))
@@ -263,8 +268,33 @@ def _ssim_sums(
             total_ssim += float(ssim_map.sum(where=inside[r0:r1]))
         if out is not None:
             out[r0:r1] = ssim_map
-    count = n_rows * n_cols if inside is None else int(np.count_nonzero(inside))
     return total_ssim, total_cs, count
+
+
+def _compiled_sums(
+    x: np.ndarray,
+    y: np.ndarray,
+    c1: float,
+    c2: float,
+    cov_norm: float,
+    window: Window,
+    win: int,
+    inside: np.ndarray | None,
+    out: np.ndarray | None,
+) -> tuple[float, float]:
+    """:func:`_ssim_sums`' two sums from the numba kernel (``_kernels.ssim``)."""
+    from ._kernels.ssim import ssim_rows
+
+    taps = _GAUSSIAN_TAPS if window == "gaussian" else np.full(win, 1.0 / win)
+    xc, yc = np.ascontiguousarray(x), np.ascontiguousarray(y)
+    n_rows = x.shape[0] - win + 1
+    row_ssim, row_cs = np.empty(n_rows), np.empty(n_rows)
+    none = np.empty((0, 0))
+    mask = np.ascontiguousarray(inside) if inside is not None else np.empty((0, 0), bool)
+    target = out if out is not None else none
+    args = (xc, yc, taps, c1, c2, cov_norm, mask, target, row_ssim, row_cs)
+    _kernels.split_rows(ssim_rows, n_rows, *args)
+    return float(row_ssim.sum()), float(row_cs.sum())
 
 
 def _ssim_map(

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from evaluate_cases import CASES
 
-from ptycho_metrics import evaluate
+from ptycho_metrics import _kernels, evaluate
 
 REFERENCE = Path(__file__).with_name("evaluate_reference.json")
 
@@ -57,10 +57,21 @@ def test_reference_covers_every_case_and_has_provenance(reference):
     assert {"numpy", "scipy", "scikit-image"} <= set(prov["versions"])
 
 
+@pytest.mark.parametrize(
+    "kernels",
+    [
+        "numpy",
+        pytest.param(
+            "numba",
+            marks=pytest.mark.skipif(not _kernels.available(), reason="no numba ([fast])"),
+        ),
+    ],
+)
 @pytest.mark.parametrize("name", list(CASES))
-def test_evaluate_matches_reference(reference, name):
+def test_evaluate_matches_reference(reference, name, kernels):
     recon, truth, kwargs = CASES[name]()
-    new = evaluate(recon, truth, **kwargs).to_dict()
+    with _kernels.kernels(kernels):  # the small cases take the NumPy path in "auto"
+        new = evaluate(recon, truth, **kwargs).to_dict()
     assert _differences(new, reference["cases"][name], name) == []
 
 

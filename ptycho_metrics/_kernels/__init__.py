@@ -1,0 +1,142 @@
+"""Compiled kernels for evaluate()'s full-size passes: optional, same numbers.
+
+The NumPy code of each metric is the reference; where numba is installed
+(``pip install 'ptycho-metrics[fast]'``) the passes that dominate the time
+of a large evaluate() run as numba kernels instead (issue #13: 5x the
+scikit-image path). This package holds one kernel module per metric stage
+(``ssim``, ...), each imported only when a kernel runs, so importing
+ptycho_metrics never imports numba.
+
+Rules every kernel keeps (tested in tests/test_kernels.py):
+
+* **Same numbers.** Float64 throughout, no ``fastmath``: a kernel differs from
+  the NumPy reference only in the order of its sums (relative ~1e-15; the
+  stored reference values of tests/evaluate_reference.json hold to 1e-9
+  either way, and the goldens of tests/quality are 128 px maps, below
+  :data:`MIN_PIXELS`, so they always come from the NumPy path).
+* **Any thread count, same bits.** A kernel takes a range of rows
+  ``(r0, r1)`` and writes only those rows' outputs (per-row partial sums
+  for reductions, summed afterwards in a fixed order); :func:`split_rows`
+  runs the ranges on :func:`ptycho_metrics._threads.fft_workers` threads
+  (numba ``nogil``), so 1 and 2 threads give identical results and
+  ``evaluate_many``'s workers (pinned to one thread) match a serial run.
+  Own threads rather than ``parallel=True``: numba's workqueue threading
+  layer is not safe when two Python threads call kernels at once, and its
+  OpenMP layer is capped by threadpoolctl inside evaluate().
+
+Which path runs is chosen per call by :func:`wanted`: ``auto`` (the default)
+uses the kernels when numba is importable and the map has at least
+:data:`MIN_PIXELS` pixels, since the first kernel call of a process costs
+~1.5 s (importing numba and loading the cached machine code; the first call
+ever compiles, ~10 s); ``numba`` uses them at every size (an error if numba
+is missing); ``numpy`` never. Set it with the environment variable
+``PTYCHO_METRICS_KERNELS`` or :func:`kernels`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from typing import Any, Literal
+
+from .._checks import QualityInputError, check_choice
+from .._threads import fft_workers, usable_cores
+
+__all__ = ["MIN_PIXELS", "MODES", "Mode", "available", "kernels", "mode", "split_rows", "wanted"]
+
+Mode = Literal["auto", "numba", "numpy"]
+MODES: tuple[Mode, ...] = ("auto", "numba", "numpy")
+
+#: Smallest map (pixels) the ``auto`` mode sends to a kernel: 512 x 512. Below
+#: it a whole evaluate() takes ~0.2 s, against ~1.5 s to load the kernels once.
+MIN_PIXELS = 512 * 512
+
+ENV_VAR = "PTYCHO_METRICS_KERNELS"
+
+_MODE: ContextVar[Mode | None] = ContextVar("ptycho_metrics_kernels", default=None)
+
+
+@functools.cache
+def available() -> bool:
+    """Whether numba can be imported (checked once per process, without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def mode() -> Mode:
+    """The mode set by :func:`kernels`, else ``$PTYCHO_METRICS_KERNELS``, else ``auto``."""
+    chosen = _MODE.get()
+    if chosen is not None:
+        return chosen
+    value = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if value not in MODES:
+        msg = (
+            f"environment variable {ENV_VAR} must be one of {', '.join(MODES)}, "
+            f"got {os.environ[ENV_VAR]!r}"
+        )
+        raise QualityInputError(msg)
+    return value  # type: ignore[return-value]
+
+
+def wanted(pixels: int) -> bool:
+    """Whether a pass over a map of ``pixels`` pixels runs as a compiled kernel."""
+    chosen = mode()
+    if chosen == "numpy":
+        return False
+    if chosen == "numba":
+        if not available():
+            msg = (
+                f"kernels mode 'numba' ({ENV_VAR} or ptycho_metrics.kernels) needs numba, "
+                f"which is not installed: pip install 'ptycho-metrics[fast]'"
+            )
+            raise QualityInputError(msg)
+        return True
+    return pixels >= MIN_PIXELS and available()
+
+
+@contextlib.contextmanager
+def kernels(chosen: Mode) -> Iterator[None]:
+    """Run the block with kernels mode ``chosen`` (``auto``, ``numba`` or ``numpy``).
+
+    >>> import ptycho_metrics as pm
+    >>> with pm.kernels("numpy"):  # the NumPy reference path at every size
+    ...     pass
+    """
+    check_choice(chosen, "kernels mode", MODES)
+    token = _MODE.set(chosen)
+    try:
+        yield
+    finally:
+        _MODE.reset(token)
+
+
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    # One pool per process: a pool inherited through fork has no threads.
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(usable_cores(), "ptycho-metrics-kernel"))
+    return _POOL[1]
+
+
+def split_rows(kernel: Callable[..., Any], n_rows: int, *args: Any) -> None:
+    """Run ``kernel(r0, r1, *args)`` over ``range(n_rows)`` in one range per thread.
+
+    The threads are :func:`fft_workers` (all usable cores unless pinned);
+    ``kernel`` must release the GIL (numba ``nogil=True``) and write only the
+    outputs of its own rows.
+    """
+    threads = max(min(fft_workers(), n_rows), 1)
+    if threads == 1:
+        kernel(0, n_rows, *args)
+        return
+    edges = [n_rows * i // threads for i in range(threads + 1)]
+    futures = [_pool().submit(kernel, edges[i], edges[i + 1], *args) for i in range(threads)]
+    for future in futures:
+        future.result()

@@ -79,7 +79,7 @@ def mode() -> Mode:
             f"got {os.environ[ENV_VAR]!r}"
         )
         raise QualityInputError(msg)
-    return value  # type: ignore[return-value]
+    return value
 
 
 def wanted(pixels: int) -> bool:

@@ -15,9 +15,17 @@ so that load from other processes hits both alike; ``uptime`` is printed
 before and after (the load changes the ratio: evaluate is more
 memory-bound than the baseline).
 
+evaluate() is timed with the compiled kernels (``ptycho_metrics.kernels("numba")``,
+the ``[fast]`` extra) and on the NumPy reference path (``"numpy"``), both
+interleaved with the baseline (``--kernels both``, the default, needs numba),
+and the largest difference between the two paths' metrics is printed. The
+first call of each path is untimed (numba's import and kernel loading, ~1.5 s
+once per process, are printed separately).
+
 Usage::
 
-    python tools/bench_evaluate.py [--size 2048] [--repeat 3] [--vacuum 0.0] [--dtype complex128]
+    python tools/bench_evaluate.py [--size 2048] [--repeat 3] [--vacuum 0.0]
+        [--dtype complex128] [--kernels both|numba|numpy]
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from scipy import ndimage
 from skimage.metrics import structural_similarity
 from skimage.restoration import unwrap_phase
 
-from ptycho_metrics import evaluate
+from ptycho_metrics import evaluate, kernels
 
 SEED = 20261129
 SHIFT = (0.37, -1.6)
@@ -117,17 +125,34 @@ def main() -> None:
         default="complex128",
         help="dtype of the input pair; memory is counted in units of one such array",
     )
+    parser.add_argument(
+        "--kernels",
+        choices=("both", "numba", "numpy"),
+        default="both",
+        help="evaluate() paths to time: compiled kernels, NumPy reference, or both (default)",
+    )
     args = parser.parse_args()
 
     print(f"load before: {_uptime()}")
     recon, truth = (a.astype(args.dtype) for a in make_pair(args.size, args.vacuum))
-    t_eval: list[float] = []
+    modes = ("numba", "numpy") if args.kernels == "both" else (args.kernels,)
+    reports = {}
+    for mode in modes:
+        start = time.perf_counter()
+        with kernels(mode):
+            reports[mode] = evaluate(recon, truth)
+        print(f"first evaluate ({mode}), untimed: {time.perf_counter() - start:.3f} s")
+    t_eval: dict[str, list[float]] = {mode: [] for mode in modes}
     t_base: list[float] = []
     for _ in range(args.repeat):
-        timed(lambda: evaluate(recon, truth), t_eval)
+        for mode in modes:
+            with kernels(mode):
+                timed(lambda: evaluate(recon, truth), t_eval[mode])
         timed(lambda: baseline(recon, truth), t_base)
-    report = evaluate(recon, truth)
-    mem_eval = peak_bytes(lambda: evaluate(recon, truth))
+    mem_eval = {}
+    for mode in modes:
+        with kernels(mode):
+            mem_eval[mode] = peak_bytes(lambda: evaluate(recon, truth))
     mem_base = peak_bytes(lambda: baseline(recon, truth))
 
     nbytes = truth.nbytes
@@ -135,16 +160,29 @@ def main() -> None:
         f"pair: {args.size}x{args.size} {args.dtype} ({nbytes / 2**20:.0f} MiB per array), "
         f"vacuum fraction {args.vacuum:g}"
     )
-    print(f"evaluate  best of {args.repeat}: {min(t_eval):7.3f} s  (all: {_fmt(t_eval)})")
-    print(f"baseline  best of {args.repeat}: {min(t_base):7.3f} s  (all: {_fmt(t_base)})")
+    for mode in modes:
+        times = t_eval[mode]
+        print(f"evaluate ({mode}) best of {args.repeat}: {min(times):7.3f} s  (all: {_fmt(times)})")
+    print(f"baseline        best of {args.repeat}: {min(t_base):7.3f} s  (all: {_fmt(t_base)})")
     target = 0.5 if args.size < 2048 else 0.2  # issue #13: 2x faster at 1024^2, 5x from 2048^2
-    ratio = min(t_eval) / min(t_base)
-    print(
-        f"time ratio evaluate/baseline: {ratio:.3f}  (x{1 / ratio:.2f} faster; target <= {target})"
-    )
-    print(f"evaluate peak memory: {mem_eval / nbytes:.2f} x one input  (target <= 4)")
+    for mode in modes:
+        ratio = min(t_eval[mode]) / min(t_base)
+        print(
+            f"time ratio evaluate ({mode})/baseline: {ratio:.3f}  (x{1 / ratio:.2f} faster; "
+            f"target <= {target})"
+        )
+    for mode in modes:
+        print(
+            f"evaluate ({mode}) peak memory: {mem_eval[mode] / nbytes:.2f} x one input  "
+            f"(target <= 4)"
+        )
     print(f"baseline peak memory: {mem_base / nbytes:.2f} x one input  (for comparison)")
+    if len(modes) == 2:
+        a, b = (reports[mode].metrics for mode in modes)
+        diffs = [abs(a[k] - b[k]) for k in a if np.isfinite(a[k]) or np.isfinite(b[k])]
+        print(f"largest |numba - numpy| over the metrics: {max(diffs):.3g}")
     print(f"load after: {_uptime()}")
+    report = reports[modes[0]]
     print(f"recovered shift {report.alignment['shift']}, expected {[-s for s in SHIFT]}")  # type: ignore[index]
     print(report.format_table())
 

@@ -14,6 +14,10 @@ Usage::
 
     python tools/bench_scaling.py [--sizes 512 1024 2048 4096 8192] [--repeat 3]
         [--dtype complex128] [--one N]
+
+The kernels mode is that of the environment (``PTYCHO_METRICS_KERNELS``,
+default ``auto``: the compiled kernels of the ``[fast]`` extra from 512^2 when
+numba is installed); it is printed with the table.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ def _one(n: int, repeat: int, dtype: str) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     from bench_evaluate import make_pair
 
-    from ptycho_metrics import evaluate
+    from ptycho_metrics import _kernels, evaluate
 
     recon, truth = (a.astype(dtype) for a in make_pair(n))
-    evaluate(recon[:256, :256], truth[:256, :256])  # imports and caches outside the timing
+    # Imports, caches and (with numba) the compiled kernels are loaded outside the timing.
+    with _kernels.kernels("numba" if _kernels.wanted(n * n) else "numpy"):
+        evaluate(recon[:256, :256], truth[:256, :256])
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -80,6 +86,10 @@ def main() -> None:
         return
 
     print(f"machine: {_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    from ptycho_metrics import _kernels
+
+    numba = "installed" if _kernels.available() else "not installed"
+    print(f"kernels mode: {_kernels.mode()} (numba {numba}, from {_kernels.MIN_PIXELS} px in auto)")
     print(f"load before: {_uptime()}")
     rows = []
     for n in args.sizes:

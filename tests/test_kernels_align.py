@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from evaluate_cases import CASES
 
 import ptycho_metrics as pm
-from ptycho_metrics import _frc, _kernels
+from ptycho_metrics import _align, _frc, _kernels
 from ptycho_metrics._threads import pinned_threads
 
 pytestmark = pytest.mark.skipif(not _kernels.available(), reason="numba not installed ([fast])")
@@ -79,3 +80,81 @@ def test_frc_kernel_flags_constant_images(value):
     want, got, _, _ = _both_modes(lambda: pm.frc(a, b))
     assert np.isnan(want.correlation).all()
     assert np.isnan(got.correlation).all()
+
+
+def _odd_shift() -> tuple[np.ndarray, np.ndarray, dict]:
+    """A non-square, odd-sided, non-periodic crop with a shift and ramp, complex64 recon."""
+    recon, truth, _ = CASES["shifted_noisy"]()
+    recon, truth = recon[3:190, 5:236], truth[3:190, 5:236]
+    y, x = np.mgrid[: recon.shape[0], : recon.shape[1]]
+    recon = (recon * np.exp(1j * (0.01 * y - 0.02 * x))).astype(np.complex64)
+    return recon, truth, {"scale": None}
+
+
+ALIGN_CASES = {
+    "shifted_noisy": lambda: CASES["shifted_noisy"](),
+    "masked_disc": lambda: CASES["masked_disc"](),
+    "periodic_ramp": lambda: CASES["periodic_ramp"](),
+    "complex64_amplitude": lambda: CASES["complex64_input"](),
+    "odd_complex64_unscaled": _odd_shift,
+    "no_ramp": lambda: (*CASES["shifted_noisy"]()[:2], {"remove_ramp": False}),
+    "huge_values": lambda: (
+        CASES["shifted_noisy"]()[0] * 1e200,
+        CASES["shifted_noisy"]()[1] * 1e-200,
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ALIGN_CASES))
+def test_align_kernels_match_numpy(name):
+    recon, truth, kwargs = ALIGN_CASES[name]()
+    kwargs = {k: v for k, v in kwargs.items() if k in ("mask", "scale", "remove_ramp")}
+    given = (recon.copy(), truth.copy())
+    want, got, one, two = _both_modes(lambda: _align.align(recon, truth, **kwargs))
+    assert np.array_equal(recon, given[0])  # inputs never mutated
+    assert np.array_equal(truth, given[1])
+    assert got.shift == want.shift
+    assert np.array_equal(got.region, want.region)
+    for key in ("phase_offset", "scale", "complex_scale"):
+        assert getattr(got, key) == pytest.approx(getattr(want, key), rel=TOL, abs=0)
+    np.testing.assert_allclose(got.phase_ramp, want.phase_ramp, rtol=0, atol=TOL)
+    scale = np.abs(want.aligned[want.region]).max()
+    np.testing.assert_allclose(
+        got.aligned[got.region], want.aligned[want.region], rtol=0, atol=TOL * scale
+    )
+    assert one.as_dict() == two.as_dict()
+    assert np.array_equal(one.aligned, two.aligned)
+
+
+def test_align_kernel_cases_reach_their_branches():
+    """The cases above take the periodic, non-periodic, masked and second-round paths."""
+    periodic = [
+        _align._is_periodic(r) and _align._is_periodic(t)
+        for r, t, _ in (ALIGN_CASES[n]() for n in ("periodic_ramp", "shifted_noisy"))
+    ]
+    assert periodic == [True, False]
+    recon, truth, kwargs = ALIGN_CASES["masked_disc"]()
+    assert not kwargs["mask"].all()
+    recon, truth, _ = ALIGN_CASES["periodic_ramp"]()
+    with pm.kernels("numba"):
+        al = _align.align(recon, truth)
+    assert max(abs(g) for g in al.phase_ramp) > 0.1  # a ramp that takes the second round
+
+
+def test_compiled_linear_shift_and_smooth_spectrum_match_numpy():
+    rng = np.random.default_rng(7)
+    image = _complex((61, 90), 8) + 3.0 * np.outer(np.arange(61), np.ones(90))
+    for shift in (np.array([0.37, -1.6]), np.array([-2.0, 0.25]), np.array([0.0, 0.0])):
+        with pm.kernels("numpy"):
+            want = _align._shifted(image.copy(), shift)
+        with pm.kernels("numba"):
+            got = _align._shifted(image.copy(), shift)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    periodic = rng.standard_normal((40, 40)) + 0j
+    assert _align._is_periodic(periodic)
+    with pm.kernels("numpy"):
+        want = _align._shifted(periodic.copy(), np.array([0.5, 0.5]))
+    with pm.kernels("numba"):
+        got = _align._shifted(periodic.copy(), np.array([0.5, 0.5]))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())

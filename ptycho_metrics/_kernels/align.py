@@ -269,3 +269,17 @@ def scale_rows(
         for j in range(a.shape[1]):
             v = a[i, j]
             a[i, j] = complex(v.real * fr - v.imag * fi, v.real * fi + v.imag * fr)
+
+
+@numba.njit(cache=True, nogil=True)
+def cross_power_rows(
+    r0: int, r1: int, spectrum: np.ndarray, ref: np.ndarray
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """``spectrum = conj(spectrum) ref`` in place, rows ``r0:r1``."""
+    for i in range(r0, r1):
+        for j in range(spectrum.shape[1]):
+            a = spectrum[i, j]
+            b = ref[i, j]
+            spectrum[i, j] = complex(
+                a.real * b.real + a.imag * b.imag, a.real * b.imag - a.imag * b.real
+            )

@@ -591,17 +591,23 @@ def _shifted(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
 
 
 def _compiled_shifted(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """:func:`_shifted` with the kernels: the smooth spectrum, its subtraction and the shift
-    factors in one pass after the FFT (``periodic_shift_rows``), the linear
-    shift of the smooth part in one more (``linear_shift_rows``).
+    """:func:`_shifted` with one pass after the FFT and one inverse FFT (``image`` is consumed).
+
+    The NumPy path transforms the smooth part back (a third full-size FFT and
+    a full-size array) and interpolates it with edges replicated. Here the
+    linear interpolation is applied in Fourier space as its transfer function
+    per axis (:func:`_interpolation_transfer`), so one inverse FFT gives the
+    periodic and smooth parts together (``_kernels.align.periodic_shift_rows``).
+    The periodic interpolation equals the edge-replicating one, to rounding,
+    everywhere but the ``ceil(|d|)`` pixels the shift brings in across the
+    edge, which :func:`_edge_region` leaves out of the region (tested); there
+    the smooth part wraps around instead. Measured at 2048^2: see :func:`align`.
     """
-    from ._kernels.align import linear_shift_rows, periodic_shift_rows
+    from ._kernels.align import periodic_shift_rows
 
     ny, nx = image.shape
-    periodic = _is_periodic(image)
-    if periodic:
-        smooth = _NONE_COMPLEX_2D
-        row_a = col_b = row_c = col_d = _NONE_COMPLEX
+    if _is_periodic(image):
+        row_a = col_b = row_c = col_d = hy = hx = _NONE_COMPLEX
         row_cos = col_cos = _NONE_REAL
     else:
         # The 1-D factors of _smooth_spectrum (from the edges, before the FFT consumes them).
@@ -610,22 +616,23 @@ def _compiled_shifted(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
         row_a, col_b = 1 - np.exp(1j * qy), sfft.fft(image[-1] - image[0])
         row_c, col_d = sfft.fft(image[:, -1] - image[:, 0]), 1 - np.exp(1j * qx)
         row_cos, col_cos = 2 * np.cos(qy) - 4, 2 * np.cos(qx)
-        smooth = np.empty(image.shape, dtype=np.complex128)
+        hy = _interpolation_transfer(ny, float(shift[0]))
+        hx = _interpolation_transfer(nx, float(shift[1]))
     spectrum = sfft.fft2(image, overwrite_x=True, workers=fft_workers())
     del image
     fy, fx = _shift_factors(spectrum.shape, shift)
-    args = (spectrum, fy, fx, smooth, row_a, col_b, row_c, col_d, row_cos, col_cos)
+    args = (spectrum, fy, fx, row_a, col_b, row_c, col_d, row_cos, col_cos, hy, hx)
     _kernels.split_rows(periodic_shift_rows, ny, *args)
-    moved = sfft.ifft2(spectrum, overwrite_x=True, workers=fft_workers())
-    del spectrum
-    if not periodic:
-        smooth = sfft.ifft2(smooth, overwrite_x=True, workers=fft_workers())
-        (rows_lo, rows_hi, wy), (cols_lo, cols_hi, wx) = (
-            _linear_taps(n, float(d)) for n, d in zip(smooth.shape, shift, strict=True)
-        )
-        args2 = (moved, smooth, rows_lo, rows_hi, wy, cols_lo, cols_hi, wx)
-        _kernels.split_rows(linear_shift_rows, ny, *args2)
-    return moved
+    return sfft.ifft2(spectrum, overwrite_x=True, workers=fft_workers())
+
+
+def _interpolation_transfer(n: int, d: float) -> np.ndarray:
+    """DFT factors of ``v -> (1 - w) v[x + b] + w v[x + b + 1]`` (periodic), b and w as in
+    :func:`_linear_taps`."""
+    base = math.floor(-d)
+    weight = -d - base
+    phase = 2j * np.pi * np.arange(n) / n
+    return (1.0 - weight) * np.exp(phase * base) + weight * np.exp(phase * (base + 1))
 
 
 def _add_linear_shift(out: np.ndarray, image: np.ndarray, shift: np.ndarray) -> None:

@@ -11,10 +11,10 @@ passes (and their temporaries) into one pass per row:
 * :func:`gradient_rows`: the neighbour sums ``sum conj(z(r)) z(r + e)`` of
   ``z = v`` or ``z = v conj(t)``, zero outside a mask, per row.
 * :func:`periodic_shift_rows`: the smooth component's spectrum (Moisan)
-  written once and subtracted from the image spectrum, times the shift
-  factors.
-* :func:`linear_shift_rows`: ``out += image(r - shift)`` by separable linear
-  interpolation, edges replicated.
+  subtracted from the image spectrum, the rest times the Fourier shift
+  factors, and the smooth part added back times the transfer function of the
+  linear interpolation: one inverse FFT gives the shifted image.
+* :func:`cross_power_rows`: ``conj(F) F_ref`` in place.
 * :func:`ramp_and_fit_rows`: the residual ramp removed in place and the
   sums of the global phase and scale fit, per row.
 * :func:`scale_rows`: multiplication by a complex constant in place.
@@ -129,82 +129,60 @@ def periodic_shift_rows(
     spectrum: np.ndarray,
     fy: np.ndarray,
     fx: np.ndarray,
-    smooth: np.ndarray,
     row_a: np.ndarray,
     col_b: np.ndarray,
     row_c: np.ndarray,
     col_d: np.ndarray,
     row_cos: np.ndarray,
     col_cos: np.ndarray,
+    hy: np.ndarray,
+    hx: np.ndarray,
 ) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
-    """``spectrum = ((spectrum - smooth) fy[i]) fx[j]``, writing ``smooth`` first when non-empty.
+    """``spectrum = (spectrum - S) fy[i] fx[j] + S hy[i] hx[j]`` (``row_a`` empty: S = 0).
 
-    ``smooth[i, j] = (a_i b_j + c_i d_j) / (row_cos[i] + col_cos[j])`` with
-    ``smooth[0, 0] = 0``: the spectrum of Moisan's smooth component.
+    ``S[i, j] = (a_i b_j + c_i d_j) / (row_cos[i] + col_cos[j])``, ``S[0, 0] = 0``:
+    the spectrum of Moisan's smooth component. The periodic part is shifted by
+    the Fourier factors ``fy fx``, the smooth part by the transfer function
+    ``hy hx`` of the (periodic) linear interpolation.
     """
-    with_smooth = smooth.shape[0] > 0
+    with_smooth = row_a.shape[0] > 0
     for i in range(r0, r1):
         ay = fy[i]
+        a = c = gy = 0j
+        rc = 0.0
         if with_smooth:
             a = row_a[i]
             c = row_c[i]
             rc = row_cos[i]
+            gy = hy[i]
         for j in range(spectrum.shape[1]):
             s = spectrum[i, j]
             sr = s.real
             si = s.imag
-            if with_smooth:
-                if i == 0 and j == 0:
-                    hr = 0.0
-                    hi = 0.0
-                else:
-                    b = col_b[j]
-                    d = col_d[j]
-                    nr = (a.real * b.real - a.imag * b.imag) + (c.real * d.real - c.imag * d.imag)
-                    ni = (a.real * b.imag + a.imag * b.real) + (c.real * d.imag + c.imag * d.real)
-                    scale = 1.0 / (rc + col_cos[j])
-                    hr = nr * scale
-                    hi = ni * scale
-                smooth[i, j] = complex(hr, hi)
+            hr = 0.0
+            hi = 0.0
+            if with_smooth and (i > 0 or j > 0):
+                b = col_b[j]
+                d = col_d[j]
+                nr = (a.real * b.real - a.imag * b.imag) + (c.real * d.real - c.imag * d.imag)
+                ni = (a.real * b.imag + a.imag * b.real) + (c.real * d.imag + c.imag * d.real)
+                scale = 1.0 / (rc + col_cos[j])
+                hr = nr * scale
+                hi = ni * scale
                 sr -= hr
                 si -= hi
             pr = sr * ay.real - si * ay.imag
             pi = sr * ay.imag + si * ay.real
             bx = fx[j]
-            spectrum[i, j] = complex(pr * bx.real - pi * bx.imag, pr * bx.imag + pi * bx.real)
-
-
-@numba.njit(cache=True, nogil=True)
-def linear_shift_rows(
-    r0: int,
-    r1: int,
-    out: np.ndarray,
-    image: np.ndarray,
-    rows_lo: np.ndarray,
-    rows_hi: np.ndarray,
-    wy: float,
-    cols_lo: np.ndarray,
-    cols_hi: np.ndarray,
-    wx: float,
-) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
-    """``out[i, j] += `` the bilinear sample of ``image`` at the given taps and weights."""
-    for i in range(r0, r1):
-        lo = rows_lo[i]
-        hi = rows_hi[i]
-        for j in range(out.shape[1]):
-            a = image[lo, cols_lo[j]]
-            b = image[hi, cols_lo[j]]
-            left_r = a.real * (1.0 - wy) + b.real * wy
-            left_i = a.imag * (1.0 - wy) + b.imag * wy
-            a = image[lo, cols_hi[j]]
-            b = image[hi, cols_hi[j]]
-            right_r = a.real * (1.0 - wy) + b.real * wy
-            right_i = a.imag * (1.0 - wy) + b.imag * wy
-            v = out[i, j]
-            out[i, j] = complex(
-                v.real + (left_r * (1.0 - wx) + right_r * wx),
-                v.imag + (left_i * (1.0 - wx) + right_i * wx),
-            )
+            out_r = pr * bx.real - pi * bx.imag
+            out_i = pr * bx.imag + pi * bx.real
+            if with_smooth:
+                qr = hr * gy.real - hi * gy.imag
+                qi = hr * gy.imag + hi * gy.real
+                gx = hx[j]
+                out_r += qr * gx.real - qi * gx.imag
+                out_i += qr * gx.imag + qi * gx.real
+            spectrum[i, j] = complex(out_r, out_i)
 
 
 @numba.njit(cache=True, nogil=True)

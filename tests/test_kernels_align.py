@@ -167,3 +167,35 @@ def test_compiled_shift_matches_numpy_inside_the_region():
     with pm.kernels("numba"):
         got = _align._shifted(periodic.copy(), np.array([0.5, 0.5]))
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, complex(0, -np.inf)])
+def test_kernel_finiteness_check_defers_to_the_numpy_checks(bad):
+    recon, truth, _ = CASES["shifted_noisy"]()
+    recon = recon.copy()
+    recon[5, 7] = bad
+    messages = []
+    for mode in ("numpy", "numba"):
+        with pm.kernels(mode), pytest.raises(pm.QualityInputError) as info:
+            _align.align(recon, truth)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert "recon must be finite" in messages[0]
+    mask = np.ones(recon.shape, bool)
+    mask[:20, :20] = False  # NaN/Inf outside the mask: allowed, set to 0 in a copy
+    want, got, one, two = _both_modes(lambda: _align.align(recon, truth, mask=mask))
+    assert got.shift == want.shift
+    assert got.scale == pytest.approx(want.scale, rel=TOL, abs=0)
+    assert np.isnan(recon[5, 7]) or np.isinf(recon[5, 7])  # the input is left as it was
+    assert one.as_dict() == two.as_dict()
+
+
+def test_kernel_finiteness_check_returns_only_what_as_object_2d_would():
+    x = _complex((30, 40), 9)
+    with pm.kernels("numba"):
+        assert _align._finite_as_given(x, (np.complex128,)) is x
+        assert _align._finite_as_given(x.astype(np.complex64), (np.complex128,)) is None
+        assert _align._finite_as_given(x.real, (np.complex128,)) is None
+        assert _align._finite_as_given(np.ma.masked_array(x), (np.complex128,)) is None
+    with pm.kernels("numpy"):
+        assert _align._finite_as_given(x, (np.complex128,)) is None

@@ -261,3 +261,19 @@ def cross_power_rows(
             spectrum[i, j] = complex(
                 a.real * b.real + a.imag * b.imag, a.real * b.imag - a.imag * b.real
             )
+
+
+@numba.njit(cache=True, nogil=True)
+def finite_rows(
+    r0: int, r1: int, a: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """``out[i]`` = whether every value of row ``i`` is finite (real and imaginary parts)."""
+    for i in range(r0, r1):
+        ok = True
+        for j in range(a.shape[1]):
+            v = a[i, j]
+            # x - x is 0 for finite x and NaN for NaN or Inf: one test per part.
+            if (v.real - v.real) != 0.0 or (v.imag - v.imag) != 0.0:
+                ok = False
+                break
+        out[i] = ok

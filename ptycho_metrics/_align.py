@@ -156,6 +156,15 @@ def _deramped_crop(obj: np.ndarray, g: np.ndarray, box: tuple[slice, slice]) -> 
 #: The whole of an (already cropped) image.
 _WHOLE = (slice(None), slice(None))
 
+# Compiled kernels (_kernels.align, chosen per call by _kernels.wanted): the NumPy
+# code stays the reference. They exist because align's full-size elementwise passes
+# (ramps, windows, gradient sums, the smooth spectrum, the linear shift, the fit
+# sums) cost more than its FFTs: at 2048^2 inside evaluate() (benchmark pair of
+# tools/bench_evaluate.py, 2 cores, load ~0.5, best of 3 interleaved) align took
+# 0.38 s against 0.73 s for the NumPy path, of which ~0.17 s are the FFTs; at 4096^2
+# 1.30 s against 2.96 s; at 1024^2 0.22 s against 0.37 s (registration-bound).
+# The kernel path also transforms one full-size array less (_compiled_shifted).
+
 #: "None" for the kernels' optional array arguments (numba takes no None arrays).
 _NONE_REAL = np.empty(0)
 _NONE_COMPLEX = np.empty(0, dtype=np.complex128)

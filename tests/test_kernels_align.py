@@ -91,6 +91,16 @@ def _odd_shift() -> tuple[np.ndarray, np.ndarray, dict]:
     return recon, truth, {"scale": None}
 
 
+def _strided() -> tuple[np.ndarray, np.ndarray, dict]:
+    """A Fortran-ordered recon and a truth that is a strided view (kernels on non-C layouts)."""
+    recon, truth, _ = CASES["shifted_noisy"]()
+    wide = np.zeros((truth.shape[0], 2 * truth.shape[1]), dtype=truth.dtype)
+    wide[:, ::2] = truth
+    view = wide[:, ::2]
+    assert not view.flags.c_contiguous
+    return np.asfortranarray(recon), view, {}
+
+
 ALIGN_CASES = {
     "shifted_noisy": lambda: CASES["shifted_noisy"](),
     "masked_disc": lambda: CASES["masked_disc"](),
@@ -98,6 +108,7 @@ ALIGN_CASES = {
     "complex64_amplitude": lambda: CASES["complex64_input"](),
     "odd_complex64_unscaled": _odd_shift,
     "no_ramp": lambda: (*CASES["shifted_noisy"]()[:2], {"remove_ramp": False}),
+    "fortran_order_and_strided": _strided,
     "huge_values": lambda: (
         CASES["shifted_noisy"]()[0] * 1e200,
         CASES["shifted_noisy"]()[1] * 1e-200,

@@ -720,9 +720,6 @@ def _phase_and_scale(
     """
     # Sums over the region one block of rows at a time: no full-size temporary.
     full = bool(region.all())
-    if _kernels.wanted(aligned.size):
-        # One pass with the residual ramp's removal (`_remove_ramp_and_fit`) instead.
-        return _phase_and_scale_from_sums(*_fit_sums(aligned, None, truth, region, mode), mode)
     cross, power, amplitude_cross, nonzero = 0j, 0.0, 0.0, False
     for rows in row_blocks(aligned.shape):
         within, t_within = aligned[rows], truth[rows]
@@ -739,7 +736,7 @@ def _phase_and_scale(
 
 def _fit_sums(
     aligned: np.ndarray,
-    g: np.ndarray | None,
+    g: np.ndarray,
     truth: np.ndarray,
     region: np.ndarray,
     mode: ScaleMode | None,
@@ -747,10 +744,7 @@ def _fit_sums(
     """:func:`_phase_and_scale`'s sums by the kernel, removing the ramp ``g`` first (in place)."""
     from ._kernels.align import ramp_and_fit_rows
 
-    if g is None:
-        fy, fx = np.ones(aligned.shape[0], complex), np.ones(aligned.shape[1], complex)
-    else:
-        fy, fx = ramp_phasor(aligned.shape, *g)
+    fy, fx = ramp_phasor(aligned.shape, *g)
     rows = np.empty((aligned.shape[0], 5))
     inside = _NONE_BOOL_2D if region.all() else region
     args = (aligned, fy, fx, truth, inside, mode == "amplitude", rows)

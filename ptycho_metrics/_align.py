@@ -85,7 +85,11 @@ class Alignment:
     ----------
     aligned : ndarray of complex128
         The aligned reconstruction, the inputs' shape. Values outside
-        ``region`` are not comparable (wrapped by the shift, or masked out).
+        ``region`` are not comparable (wrapped by the shift, or masked out);
+        in the edge pixels the shift wrapped, the compiled kernels
+        (``ptycho_metrics.kernels``) wrap the smooth part too where the
+        NumPy path replicates the edge, so only there the two paths differ
+        by more than rounding.
     region : ndarray of bool
         Pixels to compare: inside the mask and away from the edges the shift
         wrapped around.

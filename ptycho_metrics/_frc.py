@@ -28,6 +28,7 @@ import numpy.typing as npt
 import scipy.fft
 from scipy.signal import windows
 
+from . import _kernels
 from ._checks import (
     QualityInputError,
     as_complex_2d,
@@ -537,20 +538,28 @@ def frc_of_checked(
     ``overwrite_a`` the first image's buffer becomes its spectrum, one
     full-size array less at the peak.
     """
-    a_own = _power_of_two_normalised(a_arr)
-    overwrite_a = overwrite_a or a_own is not a_arr  # a scaled copy is ours
-    a_arr, b_arr = a_own, _power_of_two_normalised(b_arr)
-    # A constant image has no power beyond DC; after the mean removal only rounding
-    # (~1e-17) is left, whose "correlation" would be a silent meaningless number.
-    flat = _is_constant(a_arr) or _is_constant(b_arr)
-
-    w0 = _window_1d(a_arr.shape[0], apodization, alpha)
-    w1 = _window_1d(a_arr.shape[1], apodization, alpha)
     shape = a_arr.shape
-    f1 = _prepared_spectrum(a_arr, w0, w1, overwrite=overwrite_a)
-    del a_arr, a_own  # overwritten (or no longer needed): only f1 refers to it
-    f2 = _prepared_spectrum(b_arr, w0, w1)
-    cross, p1, p2, counts = _ring_sums(f1, f2)
+    w0 = _window_1d(shape[0], apodization, alpha)
+    w1 = _window_1d(shape[1], apodization, alpha)
+    if _kernels.wanted(a_arr.size):
+        a_scale, a_flat = _compiled_scale_and_flat(a_arr)
+        b_scale, b_flat = _compiled_scale_and_flat(b_arr)
+        flat = a_flat or b_flat
+        f1 = _compiled_spectrum(a_arr, a_scale, w0, w1, overwrite=overwrite_a)
+        del a_arr  # overwritten (or no longer needed): only f1 refers to it
+        f2 = _compiled_spectrum(b_arr, b_scale, w0, w1)
+        cross, p1, p2, counts = _compiled_ring_sums(f1, f2)
+    else:
+        a_own = _power_of_two_normalised(a_arr)
+        overwrite_a = overwrite_a or a_own is not a_arr  # a scaled copy is ours
+        a_arr, b_arr = a_own, _power_of_two_normalised(b_arr)
+        # A constant image has no power beyond DC; after the mean removal only rounding
+        # (~1e-17) is left, whose "correlation" would be a silent meaningless number.
+        flat = _is_constant(a_arr) or _is_constant(b_arr)
+        f1 = _prepared_spectrum(a_arr, w0, w1, overwrite=overwrite_a)
+        del a_arr, a_own  # overwritten (or no longer needed): only f1 refers to it
+        f2 = _prepared_spectrum(b_arr, w0, w1)
+        cross, p1, p2, counts = _ring_sums(f1, f2)
     del f1, f2
     n_rings = cross.size
     denom = np.sqrt(p1 * p2)
@@ -568,3 +577,72 @@ def frc_of_checked(
         pixel_unit=pixel_unit,
         apodization=apodization,
     )
+
+
+#: Row blocks of the compiled ring sums: a fixed partition (the same for any
+#: thread count, so the sums have the same bits), with per-block partial sums
+#: of (4, rings) floats: 16 MB at 16384^2.
+RING_BLOCKS = 64
+
+
+def _compiled_scale_and_flat(a: np.ndarray) -> tuple[float, bool]:
+    """``1 / power_of_two_unit`` of ``a``'s peak component and :func:`_is_constant`, one pass.
+
+    From per-row minima and maxima (``_kernels.frc.bounds_rows``), combined
+    as :func:`ptycho_metrics._checks.peak_component` and
+    :func:`ptycho_metrics._checks.degeneracy` do on the scaled image: the
+    same values exactly (scaling by a power of two commutes with min and max).
+    """
+    from ._kernels.frc import bounds_rows
+
+    rows = np.empty((a.shape[0], 4))
+    _kernels.split_rows(bounds_rows, a.shape[0], a, rows)
+    lo_re, hi_re = float(rows[:, 0].min()), float(rows[:, 1].max())
+    lo_im, hi_im = float(rows[:, 2].min()), float(rows[:, 3].max())
+    peak = max(abs(lo_re), abs(hi_re), abs(lo_im), abs(hi_im))
+    scale = 1.0 / power_of_two_unit(peak)
+    bounds = [(lo_re * scale, hi_re * scale), (lo_im * scale, hi_im * scale)]
+    scaled_peak = max(max(abs(lo), abs(hi)) for lo, hi in bounds)
+    if scaled_peak == 0.0:
+        return scale, True
+    spread = max(hi - lo for lo, hi in bounds)
+    return scale, spread <= 1e-12 * scaled_peak
+
+
+def _compiled_spectrum(
+    a: np.ndarray, scale: float, w0: np.ndarray, w1: np.ndarray, *, overwrite: bool = False
+) -> np.ndarray:
+    """:func:`_prepared_spectrum` of ``a * scale`` with the kernels: one pass to sum, one to write.
+
+    With ``overwrite`` (or when scaling makes a copy in the NumPy path anyway)
+    the output is ``a``'s own buffer where it is a C-contiguous complex128.
+    """
+    from ._kernels.frc import weighted_rows, window_rows
+
+    rows = np.empty(a.shape[0], dtype=np.complex128)
+    _kernels.split_rows(weighted_rows, a.shape[0], a, scale, w1, rows)
+    mean = complex((w0 @ rows) / (w0.sum() * w1.sum()))
+    in_place = overwrite and a.dtype == np.complex128 and a.flags.c_contiguous and a.flags.writeable
+    out = a if in_place else np.empty(a.shape, dtype=np.complex128)
+    _kernels.split_rows(window_rows, a.shape[0], a, scale, mean, w0, w1, out)
+    spectrum = scipy.fft.fft2(out, overwrite_x=True, workers=fft_workers())
+    spectrum[0, 0] = 0.0
+    return spectrum
+
+
+def _compiled_ring_sums(f1: np.ndarray, f2: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_ring_sums` with the kernel ``_kernels.frc.ring_rows`` (one pass, no temporaries)."""
+    from ._kernels.frc import ring_rows
+
+    shape = f1.shape
+    side = min(shape)
+    n_rings = side // 2 + 1
+    fy2 = scipy.fft.fftfreq(shape[0]) ** 2
+    fx2 = scipy.fft.fftfreq(shape[1]) ** 2
+    n_blocks = min(RING_BLOCKS, shape[0])
+    edges = np.array([shape[0] * b // n_blocks for b in range(n_blocks + 1)], dtype=np.intp)
+    partial = np.empty((n_blocks, 4, n_rings + 1))
+    args = (f1, f2, fy2, fx2, float(side), n_rings, edges, partial)
+    _kernels.split_rows(ring_rows, n_blocks, *args)
+    sums = partial.sum(axis=0)
+    return tuple(sums[:, :n_rings])

@@ -36,6 +36,7 @@ __all__ = [
     "combine_keep",
     "degeneracy",
     "describe",
+    "part_bounds",
     "peak_component",
     "power_of_two_unit",
     "unmasked",
@@ -186,20 +187,68 @@ def power_of_two_unit(peak: float) -> float:
     return 1.0 if abs(exponent) <= UNIT_EXPONENT_LIMIT else math.ldexp(1.0, exponent)
 
 
-def peak_component(values: np.ndarray) -> float:
-    """Largest |real| or |imag| part: within sqrt(2) of max |values|, with no temporary."""
-    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
-    return max(max(abs(float(p.min())), abs(float(p.max()))) for p in parts)
+def part_bounds(
+    values: np.ndarray, where: np.ndarray | None = None
+) -> tuple[list[tuple[float, float]], int, int, int] | None:
+    """``[(min, max)]`` of the real (and imaginary) part inside ``where``, n, NaN and Inf counts.
+
+    From the compiled kernel (:mod:`ptycho_metrics._kernels.checks`, one pass,
+    no gathered copy) when :func:`ptycho_metrics._kernels.wanted` says so and
+    ``values`` is a 2-D float or complex map; None otherwise, so callers take
+    their NumPy path (the reference). NaN values are counted, not bounded.
+    """
+    from . import _kernels  # here: _kernels imports this module
+
+    if values.ndim != 2 or values.dtype.kind not in "fc" or not _kernels.wanted(values.size):
+        return None
+    from ._kernels.checks import complex_bounds_rows, real_bounds_rows
+
+    n_rows = values.shape[0]
+    bounds = np.empty((n_rows, 4))
+    counts = np.empty((n_rows, 3), dtype=np.int64)
+    mask = np.empty((0, 0), dtype=bool) if where is None else where
+    is_complex = values.dtype.kind == "c"
+    kernel = complex_bounds_rows if is_complex else real_bounds_rows
+    _kernels.split_rows(kernel, n_rows, values, mask, bounds, counts)
+    parts = [(float(bounds[:, 0].min()), float(bounds[:, 1].max()))]
+    if is_complex:
+        parts.append((float(bounds[:, 2].min()), float(bounds[:, 3].max())))
+    n, n_nan, n_inf = (int(c) for c in counts.sum(axis=0))
+    return parts, n, n_nan, n_inf
 
 
-def degeneracy(values: np.ndarray, relative: float = 1e-10) -> str:
+def _kernel_parts(values: np.ndarray, where: np.ndarray | None) -> list[tuple[float, float]] | None:
+    """:func:`part_bounds`' bounds where they equal NumPy's min/max (no NaN, not empty)."""
+    found = part_bounds(values, where)
+    if found is None or found[1] == 0 or found[2]:
+        return None
+    return found[0]
+
+
+def peak_component(values: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Largest |real| or |imag| part (inside ``where``): within sqrt(2) of max |values|."""
+    parts = _kernel_parts(values, where)
+    if parts is not None:
+        return max(max(abs(lo), abs(hi)) for lo, hi in parts)
+    if where is not None:
+        values = values[where]
+    arrays = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
+    return max(max(abs(float(p.min())), abs(float(p.max()))) for p in arrays)
+
+
+def degeneracy(values: np.ndarray, relative: float = 1e-10, where: np.ndarray | None = None) -> str:
     """``"zero"``, ``"constant"`` (to ``relative`` of the largest component) or ``""``.
 
-    From the minima and maxima of the real and imaginary parts, so no
-    full-size temporary is made (the arrays can be 2048x2048 complex128).
+    From the minima and maxima of the real and imaginary parts (inside
+    ``where``), so no full-size temporary is made (the arrays can be
+    2048x2048 complex128).
     """
-    parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
-    bounds = [(float(p.min()), float(p.max())) for p in parts]
+    bounds = _kernel_parts(values, where)
+    if bounds is None:
+        if where is not None:
+            values = values[where]
+        parts = (values.real, values.imag) if np.iscomplexobj(values) else (values,)
+        bounds = [(float(p.min()), float(p.max())) for p in parts]
     peak = max(max(abs(lo), abs(hi)) for lo, hi in bounds)
     if peak == 0.0:
         return "zero"

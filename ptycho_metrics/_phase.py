@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from skimage.restoration import unwrap_phase
 
+from . import _kernels
 from ._blocks import row_blocks
 from ._checks import (
     REAL_AS,
@@ -223,6 +224,30 @@ def _count_residues(jy: np.ndarray, jx: np.ndarray) -> int:
     return count
 
 
+def _compiled_jumps(phase: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """:func:`_jumps` along both axes, the number of non-zero jumps and the residues (numba)."""
+    from ._kernels.phase import jumps_rows
+
+    ny, nx = phase.shape
+    jy = np.empty((ny - 1, nx), dtype=np.int32)
+    jx = np.empty((ny, nx - 1), dtype=np.int32)
+    residues = np.empty(ny, dtype=np.int64)
+    jumps = np.empty(ny, dtype=np.int64)
+    _kernels.split_rows(jumps_rows, ny, phase, jy, jx, residues, jumps)
+    return jy, jx, int(jumps.sum()), int(residues.sum())
+
+
+def phase_of(z: np.ndarray) -> np.ndarray:
+    """``np.angle(z)``, on the kernel threads for a large complex128 map."""
+    if z.ndim != 2 or z.dtype != np.complex128 or not _kernels.wanted(z.size):
+        return np.angle(z)
+    from ._kernels.phase import angle_rows
+
+    out = np.empty(z.shape)
+    _kernels.split_rows(angle_rows, z.shape[0], z, out)
+    return out
+
+
 def _integrate(jy: np.ndarray, jx: np.ndarray) -> np.ndarray:
     """Cumulative 2 pi multiples: down the first column, then along each row."""
     k = np.empty((jx.shape[0], jy.shape[1]), dtype=np.int32)
@@ -254,11 +279,16 @@ def unwrap(phase: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarra
     centred residual); the result is unreliable there. The returned array
     may be ``phase`` itself: do not write into it.
     """
-    jy = _jumps(phase, 0)
-    jx = _jumps(phase, 1)
-    if not jy.any() and not jx.any():
-        return phase, 0
-    residues = _count_residues(jy, jx)
+    if _kernels.wanted(phase.size) and phase.dtype == np.float64:
+        jy, jx, n_jumps, residues = _compiled_jumps(phase)
+        if not n_jumps:
+            return phase, 0
+    else:
+        jy = _jumps(phase, 0)
+        jx = _jumps(phase, 1)
+        if not jy.any() and not jx.any():
+            return phase, 0
+        residues = _count_residues(jy, jx)
     if not residues:
         k = _integrate(jy, jx)
         del jy, jx  # before the float map: one full-size array less at the peak
@@ -278,8 +308,10 @@ def power_of_two_scale(a: np.ndarray, where: np.ndarray | None = None) -> float:
     So that products such as ``recon * conj(truth)`` neither overflow nor
     underflow for 1e+-200 inputs; ordinary data are left as they are.
     """
-    values = a if where is None or where.all() else a[where]
-    return power_of_two_unit(peak_component(values) if values.size else 0.0)
+    inside = None if where is None or where.all() else where
+    if inside is not None and not inside.any():
+        return power_of_two_unit(0.0)
+    return power_of_two_unit(peak_component(a, inside))
 
 
 def _normalised(a: np.ndarray, where: np.ndarray | None) -> np.ndarray:
@@ -296,12 +328,19 @@ def _any_inside(arr: np.ndarray, keep: np.ndarray | None) -> bool:
 
 def _residual_phasor(
     recon: Any, truth: Any, keep: np.ndarray | None, real_as: str | None
-) -> tuple[Callable[[slice], np.ndarray], tuple[int, ...], np.ndarray | None]:
+) -> tuple[
+    Callable[[slice], np.ndarray],
+    tuple[int, ...],
+    np.ndarray | None,
+    tuple[np.ndarray, np.ndarray] | None,
+]:
     """Rows of ``recon conj(truth)`` (``exp(i (recon - truth))`` of phase maps), default weights.
 
     The residual phasor is made one block of rows at a time by the returned
     function (a new complex128 array per call): at full size it was the
-    largest temporary of :func:`phase_error`.
+    largest temporary of :func:`phase_error`. The last item is the
+    normalised complex128 ``(recon, truth)`` of complex inputs (None for
+    phase maps), for the compiled wrapped residual.
     """
     if real_as is not None or np.iscomplexobj(recon) or np.iscomplexobj(truth):
         r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
@@ -322,7 +361,7 @@ def _residual_phasor(
             u *= r[rows]
             return u
 
-        return complex_rows, t.shape, np.abs(t)
+        return complex_rows, t.shape, np.abs(t), (r, t)
     rp = as_real_2d(recon, "recon", where=keep)
     tp = as_real_2d(truth, "truth", where=keep)
     check_same_shape(rp, tp, ("recon", "truth"))
@@ -330,7 +369,7 @@ def _residual_phasor(
     def phase_rows(rows: slice) -> np.ndarray:
         return np.exp(1j * (rp[rows] - tp[rows]))
 
-    return phase_rows, rp.shape, None
+    return phase_rows, rp.shape, None, None
 
 
 def _shape_of(x: Any, name: str) -> tuple[int, ...]:
@@ -489,7 +528,7 @@ def phase_error(
     if keep is not None and not keep.any():
         msg = "mask and the numpy.ma masks of recon and truth must leave a pixel, got none"
         raise QualityInputError(msg)
-    u_rows, shape, default_w = _residual_phasor(recon, truth, keep, real_as)
+    u_rows, shape, default_w, factors = _residual_phasor(recon, truth, keep, real_as)
     m = as_mask(keep if keep is not None else mask, shape)
     full = bool(m.all())
     if weights is not None:
@@ -526,11 +565,18 @@ def phase_error(
         c0 = 0.0
     fy *= np.exp(-1j * c0)
     wrapped = np.empty(shape)
-    for rows in row_blocks(shape):
-        u = residual_rows(rows)
-        u *= fy[rows, None]
-        u *= fx[None, :]
-        wrapped[rows] = np.angle(u)
+    if factors is not None and _kernels.wanted(wrapped.size):
+        from ._kernels.phase import wrapped_rows
+
+        inside = np.empty((0, 0), dtype=bool) if full else m
+        _kernels.split_rows(wrapped_rows, shape[0], *factors, inside, fy, fx, wrapped)
+    else:
+        for rows in row_blocks(shape):
+            u = residual_rows(rows)
+            u *= fy[rows, None]
+            u *= fx[None, :]
+            wrapped[rows] = np.angle(u)
+    del factors
     res, residues = unwrap(wrapped, m)  # a new array (or its input): ours to modify
     del wrapped
     if not remove_offset:

@@ -33,7 +33,7 @@ from ._checks import (
 )
 from ._frc import TUKEY_ALPHA, Criterion, FRCResult, check_pixel_size, frc_of_checked
 from ._metadata import EVALUATE_METRICS, METRICS
-from ._phase import phase_error, power_of_two_scale, promoted, unwrap
+from ._phase import phase_error, phase_of, power_of_two_scale, promoted, unwrap
 from ._ssim import (
     GAUSSIAN_WIN_SIZE,
     MS_SSIM_WEIGHTS,
@@ -239,7 +239,7 @@ def _continuous_truth_phase(truth: np.ndarray, region: np.ndarray) -> tuple[np.n
     SSIM's luminance term depends on the absolute level, so the 2 pi k left
     free by unwrapping is fixed here once, reproducibly.
     """
-    phase, residues = unwrap(np.angle(truth))
+    phase, residues = unwrap(phase_of(truth))
     k = np.floor((phase[region].mean() + np.pi) / _TWO_PI)
     return phase - _TWO_PI * k, residues
 
@@ -619,7 +619,7 @@ def evaluate(
 
 def _degenerate(obj: np.ndarray, mask: np.ndarray) -> str:
     """``"zero"`` or ``"constant"`` if ``obj`` is so inside ``mask`` (to rounding), else ``""``."""
-    return degeneracy(obj if mask.all() else obj[mask], FLAT_RELATIVE_RANGE)
+    return degeneracy(obj, FLAT_RELATIVE_RANGE, where=None if mask.all() else mask)
 
 
 def _no_power(a: np.ndarray, tb: np.ndarray, reg: np.ndarray) -> str:

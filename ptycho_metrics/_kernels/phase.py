@@ -1,0 +1,110 @@
+"""The phase error's full-size passes, fused per row (numba).
+
+Kernels of :mod:`ptycho_metrics._phase` (same operations in the same order
+as its NumPy path, so the same bits up to the rounding of ``atan2``):
+
+* :func:`wrapped_rows`: the de-ramped wrapped residual
+  ``angle(recon conj(truth) fy fx)`` (0 outside the mask, as the NumPy
+  path's zeroed phasor gives) in one pass, instead of a complex block, two
+  in-place products and ``np.angle`` per block of rows;
+* :func:`jumps_rows`: the 2 pi jump maps along both axes and the residue
+  count of each row, in one pass over the wrapped map (three full-size
+  passes and two float temporaries per block in :func:`_phase._jumps` and
+  :func:`_phase._count_residues`);
+* :func:`angle_rows`: ``np.angle`` of a complex map on the kernel threads
+  (the truth's phase of evaluate's phase maps).
+
+Measured at 2048^2 (two threads, load ~1.3): see the module docstring of
+:mod:`ptycho_metrics._phase` for the stage times.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+_TWO_PI = 2.0 * np.pi
+
+
+@numba.njit(cache=True, nogil=True)
+def wrapped_rows(
+    r0: int,
+    r1: int,
+    r: np.ndarray,
+    t: np.ndarray,
+    mask: np.ndarray,
+    fy: np.ndarray,
+    fx: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """Rows ``r0:r1`` of ``angle((conj(t) r) fy[i] fx[j])``, the phasor 0 outside ``mask``.
+
+    ``mask`` may be 0x0 (none). The zero phasor is multiplied like the
+    others, as in the NumPy path, so signed zeros give the same angles.
+    """
+    masked = mask.shape[0] > 0
+    for i in range(r0, r1):
+        f = fy[i]
+        for j in range(r.shape[1]):
+            u = 0j if masked and not mask[i, j] else np.conj(t[i, j]) * r[i, j]
+            u = u * f
+            u = u * fx[j]
+            out[i, j] = math.atan2(u.imag, u.real)
+
+
+@numba.njit(cache=True, nogil=True)
+def jumps_rows(
+    r0: int,
+    r1: int,
+    phase: np.ndarray,
+    jy: np.ndarray,
+    jx: np.ndarray,
+    residues: np.ndarray,
+    jumps: np.ndarray,
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """Rows ``r0:r1`` of the jump maps ``jy`` (rows - 1 of them) and ``jx``, residues per row.
+
+    ``jumps[i]`` counts the non-zero jumps of row ``i`` (both maps);
+    ``residues[i]`` the 2x2 loops starting in row ``i`` whose jumps do not
+    cancel. The next row's ``jx`` is recomputed locally, never read from
+    another thread's rows.
+    """
+    n_rows, n_cols = phase.shape
+    scale = -1.0 / _TWO_PI
+    below = np.empty(max(n_cols - 1, 0), dtype=np.int32)
+    for i in range(r0, r1):
+        count = 0
+        for j in range(n_cols - 1):
+            k = np.int32(np.rint((phase[i, j + 1] - phase[i, j]) * scale))
+            jx[i, j] = k
+            if k != 0:
+                count += 1
+        if i + 1 < n_rows:
+            for j in range(n_cols):
+                k = np.int32(np.rint((phase[i + 1, j] - phase[i, j]) * scale))
+                jy[i, j] = k
+                if k != 0:
+                    count += 1
+            for j in range(n_cols - 1):
+                below[j] = np.int32(np.rint((phase[i + 1, j + 1] - phase[i + 1, j]) * scale))
+            loops = 0
+            for j in range(n_cols - 1):
+                if jx[i, j] - below[j] + jy[i, j + 1] - jy[i, j] != 0:
+                    loops += 1
+            residues[i] = loops
+        else:
+            residues[i] = 0
+        jumps[i] = count
+
+
+@numba.njit(cache=True, nogil=True)
+def angle_rows(
+    r0: int, r1: int, z: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """Rows ``r0:r1`` of ``np.angle(z)``."""
+    for i in range(r0, r1):
+        for j in range(z.shape[1]):
+            v = z[i, j]
+            out[i, j] = math.atan2(v.imag, v.real)

@@ -94,6 +94,8 @@ def _check_finite(
     to 0 (they are excluded from every metric, but would poison filters and
     transforms that run over the whole array).
     """
+    if _all_finite_compiled(arr):
+        return arr
     finite = np.isfinite(arr)
     if finite.all():
         return arr
@@ -124,6 +126,19 @@ def _check_finite(
     out = arr.copy()
     out[~finite] = 0
     return out
+
+
+def _all_finite_compiled(arr: np.ndarray) -> bool:
+    """True when the compiled count finds no NaN/Inf; False when it finds some or does not run."""
+    from . import _kernels  # here: _kernels imports this module
+
+    if arr.ndim != 2 or arr.dtype.kind not in "fc" or not _kernels.wanted(arr.size):
+        return False
+    from ._kernels.checks import nonfinite_rows
+
+    counts = np.empty(arr.shape[0], dtype=np.int64)
+    _kernels.split_rows(nonfinite_rows, arr.shape[0], arr, counts)
+    return not counts.any()
 
 
 def as_real_2d(

@@ -249,3 +249,35 @@ def test_phase_kernels_same_bits_on_one_and_two_threads():
     assert j1[2:] == j2[2:]
     assert b1 == b2
     np.testing.assert_array_equal(a1, a2)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64, np.float64, np.float32])
+def test_finite_kernel_same_results_and_messages(dtype):
+    clean = _object().astype(dtype) if np.dtype(dtype).kind == "c" else _object().real.astype(dtype)
+    with pm.kernels("numba"):
+        assert _checks._all_finite_compiled(clean)
+        assert _checks.check_finite(clean, "x") is clean  # no copy
+    cases = [(None, (30, 4), True), (_mask(), (30, 4), True), (_mask(), (2, 2), False)]
+    for where, bad, refused in cases:
+        values = clean.copy()
+        values[bad] = np.nan
+        values[-1, -1] = np.inf  # outside the mask
+        with pm.kernels("numba"):
+            assert not _checks._all_finite_compiled(values)
+        outcomes = []
+        for mode in ("numpy", "numba"):
+            with pm.kernels(mode):
+                try:
+                    out = _checks.check_finite(values, "x", where)
+                except pm.QualityInputError as exc:
+                    outcomes.append(str(exc))
+                else:
+                    outcomes.append(out)
+        assert isinstance(outcomes[0], str) == refused
+        if refused:
+            assert outcomes[0] == outcomes[1]
+            assert "NaN" in outcomes[0]
+        else:
+            np.testing.assert_array_equal(outcomes[0], outcomes[1])
+            assert outcomes[1] is not values  # NaN outside the mask: zeroed in a copy

@@ -55,6 +55,41 @@ def wrapped_rows(
 
 
 @numba.njit(cache=True, nogil=True)
+def finish_rows(
+    r0: int,
+    r1: int,
+    res: np.ndarray,
+    mask: np.ndarray,
+    by_row: np.ndarray,
+    by_col: np.ndarray,
+    stats: np.ndarray,
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """Rows ``r0:r1``: ``res -= by_row[i]``, ``res -= by_col[j]``, 0 outside ``mask``; sums.
+
+    ``stats[i]`` = (sum of squares, sum of moduli, largest modulus) of row
+    ``i`` inside ``mask`` (0x0: none), the summary of :func:`_phase.phase_error`.
+    """
+    masked = mask.shape[0] > 0
+    for i in range(r0, r1):
+        sq = 0.0
+        ab = 0.0
+        top = 0.0
+        for j in range(res.shape[1]):
+            if masked and not mask[i, j]:
+                res[i, j] = 0.0
+                continue
+            v = (res[i, j] - by_row[i]) - by_col[j]
+            res[i, j] = v
+            sq += v * v
+            a = abs(v)
+            ab += a
+            top = max(top, a)
+        stats[i, 0] = sq
+        stats[i, 1] = ab
+        stats[i, 2] = top
+
+
+@numba.njit(cache=True, nogil=True)
 def jumps_rows(
     r0: int,
     r1: int,

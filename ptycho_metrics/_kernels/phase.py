@@ -90,6 +90,29 @@ def finish_rows(
 
 
 @numba.njit(cache=True, nogil=True)
+def integrate_rows(
+    r0: int,
+    r1: int,
+    phase: np.ndarray,
+    first: np.ndarray,
+    jx: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """Rows ``r0:r1`` of ``phase + 2 pi k``, ``k`` integrated along each row from ``first[i]``.
+
+    ``first`` is the integral down the first column (int32, exact), as in
+    :func:`_phase._integrate`; ``k`` is exact integer arithmetic, then one
+    multiplication and one addition per pixel in float64, like NumPy's.
+    """
+    for i in range(r0, r1):
+        k = first[i]
+        out[i, 0] = np.float64(k) * _TWO_PI + phase[i, 0]
+        for j in range(1, phase.shape[1]):
+            k += jx[i, j - 1]
+            out[i, j] = np.float64(k) * _TWO_PI + phase[i, j]
+
+
+@numba.njit(cache=True, nogil=True)
 def jumps_rows(
     r0: int,
     r1: int,

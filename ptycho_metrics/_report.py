@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from . import _align
+from . import _align, _kernels
 from ._align import bounding_box
 from ._blocks import flat_chunks
 from ._checks import (
@@ -281,9 +281,53 @@ FLAT_RELATIVE_RANGE = 1e-10
 
 def _range(values: np.ndarray) -> float:
     """max - min, or 0.0 when that is below rounding level."""
-    lo, hi = float(values.min()), float(values.max())
+    return _span(float(values.min()), float(values.max()))
+
+
+def _span(lo: float, hi: float) -> float:
     span = hi - lo
     return span if span > FLAT_RELATIVE_RANGE * max(abs(lo), abs(hi)) else 0.0
+
+
+@dataclass(frozen=True)
+class _PairStatistics:
+    """What :func:`_real_pair_metrics` needs besides SSIM and PSNR (NaN where undefined)."""
+
+    data_range: float
+    recon_range: float
+    pearson: float
+    mae: float
+    rmse: float
+
+
+def _pair_statistics(
+    truth: np.ndarray, recon: np.ndarray, region: np.ndarray, full_box: bool
+) -> _PairStatistics:
+    """Ranges, Pearson, MAE and RMSE over the region, from the numba kernels of ``_kernels.pair``.
+
+    The same definitions as :func:`_range`, :func:`_pearson` and
+    :func:`_abs_errors` on the region's values (sums in another order).
+    """
+    from ._kernels.pair import centred_rows, pair_sums_rows
+
+    inside = np.empty((0, 0), dtype=bool) if full_box else region
+    n_rows = truth.shape[0]
+    sums = np.empty((n_rows, 9))
+    _kernels.split_rows(pair_sums_rows, n_rows, truth, recon, inside, sums)
+    n = float(sums[:, 0].sum())
+    t_range = _span(float(sums[:, 3].min()), float(sums[:, 4].max()))
+    r_range = _span(float(sums[:, 5].min()), float(sums[:, 6].max()))
+    pearson = math.nan
+    if t_range > 0 and r_range > 0:
+        mx, my = float(sums[:, 1].sum()) / n, float(sums[:, 2].sum()) / n
+        centred = np.empty((n_rows, 3))
+        _kernels.split_rows(centred_rows, n_rows, truth, recon, inside, mx, my, centred)
+        sxy, sxx, syy = (float(v) for v in centred.sum(axis=0))
+        denom = math.sqrt(sxx * syy)
+        pearson = sxy / denom if denom > 0 else math.nan
+    mae = float(sums[:, 7].sum()) / n
+    rmse = math.sqrt(float(sums[:, 8].sum()) / n)
+    return _PairStatistics(t_range, r_range, pearson, mae, rmse)
 
 
 def _real_pair_metrics(
@@ -302,13 +346,19 @@ def _real_pair_metrics(
     """
     tv = truth[region] if not full_box else truth.ravel()
     rv = recon[region] if not full_box else recon.ravel()
-    data_range = _range(tv)
+    stats = None
+    if truth.ndim == 2 and _kernels.wanted(truth.size):
+        stats = _pair_statistics(truth, recon, region, full_box)
+    data_range = _range(tv) if stats is None else stats.data_range
     flat = f"the truth's {kind} is constant in the region (data_range 0 up to rounding)"
     why = flat if data_range == 0 else f"recon's {kind} is constant in the region"
-    pearson = _pearson(tv, rv) if data_range > 0 and _range(rv) > 0 else math.nan
+    if stats is not None:
+        pearson = stats.pearson
+    else:
+        pearson = _pearson(tv, rv) if data_range > 0 and _range(rv) > 0 else math.nan
     out.set(f"{kind}_pearson", pearson, why)
     if kind == "amplitude":
-        mae, rmse = _abs_errors(tv, rv)
+        mae, rmse = _abs_errors(tv, rv) if stats is None else (stats.mae, stats.rmse)
         out.set("amplitude_mae", mae)
         out.set("amplitude_rmse", rmse)
         # PSNR over exactly the region's pixels: a 1 x n image is the same sum.

@@ -281,3 +281,47 @@ def test_finite_kernel_same_results_and_messages(dtype):
         else:
             np.testing.assert_array_equal(outcomes[0], outcomes[1])
             assert outcomes[1] is not values  # NaN outside the mask: zeroed in a copy
+
+
+def _pair_numpy(truth, recon, region, full_box):
+    tv = truth.ravel() if full_box else truth[region]
+    rv = recon.ravel() if full_box else recon[region]
+    t_range, r_range = _report._range(tv), _report._range(rv)
+    pearson = _report._pearson(tv, rv) if t_range > 0 and r_range > 0 else np.nan
+    return (t_range, r_range, pearson, *_report._abs_errors(tv, rv))
+
+
+@needs_numba
+@pytest.mark.parametrize("case", ["full", "region", "flat-truth", "flat-recon"])
+def test_pair_statistics_kernel_matches_numpy(case):
+    truth = np.abs(_object((70, 93), seed=1))
+    recon = truth + 0.05 * np.random.default_rng(2).standard_normal(truth.shape)
+    region = np.ones(truth.shape, bool)
+    if case == "region":
+        region[:12, :30] = False
+        truth = truth.copy()
+        truth[0, 0] = 1e6  # outside the region: never seen
+    if case == "flat-truth":
+        truth = np.full(truth.shape, 0.7) + np.eye(*truth.shape) * 1e-14  # rounding only
+    if case == "flat-recon":
+        recon = np.full(truth.shape, -2.0)
+    full_box = case != "region"
+    want = _pair_numpy(truth, recon, region, full_box)
+    with pm.kernels("numba"):
+        got = _report._pair_statistics(truth, recon, region, full_box)
+    got_t = (got.data_range, got.recon_range, got.pearson, got.mae, got.rmse)
+    np.testing.assert_allclose(got_t, want, rtol=1e-14, atol=0)
+    assert np.isnan(got.pearson) == (case.startswith("flat"))
+    assert (got.data_range == 0) == (case == "flat-truth")
+
+
+@needs_numba
+def test_pair_statistics_kernel_same_bits_on_one_and_two_threads():
+    truth = np.abs(_object((97, 64), seed=7))
+    recon = np.abs(_object((97, 64), seed=8))
+    region = _mask((97, 64))
+    results = []
+    for threads in (1, 2):
+        with pm.kernels("numba"), pinned_threads(threads):
+            results.append(_report._pair_statistics(truth, recon, region, False))
+    assert repr(results[0]) == repr(results[1])

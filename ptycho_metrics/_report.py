@@ -239,9 +239,11 @@ def _continuous_truth_phase(truth: np.ndarray, region: np.ndarray) -> tuple[np.n
     SSIM's luminance term depends on the absolute level, so the 2 pi k left
     free by unwrapping is fixed here once, reproducibly.
     """
-    phase, residues = unwrap(phase_of(truth))
+    phase, residues = unwrap(phase_of(truth))  # a new array either way: ours to modify
     k = np.floor((phase[region].mean() + np.pi) / _TWO_PI)
-    return phase - _TWO_PI * k, residues
+    if k:  # in place (same bits as phase - 2 pi k): one full-size map less, measured 0.01 s
+        phase -= _TWO_PI * k
+    return phase, residues
 
 
 class _Collector:

@@ -325,3 +325,15 @@ def test_pair_statistics_kernel_same_bits_on_one_and_two_threads():
         with pm.kernels("numba"), pinned_threads(threads):
             results.append(_report._pair_statistics(truth, recon, region, False))
     assert repr(results[0]) == repr(results[1])
+
+
+@needs_numba
+@pytest.mark.parametrize(("offset", "ramp"), [(True, True), (True, False), (False, True)])
+def test_plane_fit_kernel_matches_numpy(offset, ramp):
+    phase = np.angle(_object((83, 70), noise=0.2)) + 0.3
+    weights = np.abs(_object((83, 70), seed=11))
+    weights[:10] = 0.0  # as outside a mask
+    want, got = _both(lambda: _phase._wls_plane(phase, weights, offset=offset, ramp=ramp))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
+    assert (got[0] != 0) == offset
+    assert (got[2] != 0) == ramp

@@ -55,6 +55,33 @@ def wrapped_rows(
 
 
 @numba.njit(cache=True, nogil=True)
+def plane_rows(
+    r0: int, r1: int, phase: np.ndarray, w: np.ndarray, xs: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """Rows ``r0:r1`` of the weighted plane fit's sums: w, w x, w x^2, w p, w p x over ``j``."""
+    for i in range(r0, r1):
+        s_w = 0.0
+        s_wx = 0.0
+        s_wxx = 0.0
+        s_wp = 0.0
+        s_wpx = 0.0
+        for j in range(phase.shape[1]):
+            wij = w[i, j]
+            x = xs[j]
+            wp = wij * phase[i, j]
+            s_w += wij
+            s_wx += wij * x
+            s_wxx += wij * (x * x)
+            s_wp += wp
+            s_wpx += wp * x
+        out[i, 0] = s_w
+        out[i, 1] = s_wx
+        out[i, 2] = s_wxx
+        out[i, 3] = s_wp
+        out[i, 4] = s_wpx
+
+
+@numba.njit(cache=True, nogil=True)
 def finish_rows(
     r0: int,
     r1: int,

@@ -30,6 +30,7 @@ from ._checks import (
     check_path,
     check_real,
     degeneracy,
+    remembered_bounds,
 )
 from ._frc import TUKEY_ALPHA, Criterion, FRCResult, check_pixel_size, frc_of_checked
 from ._metadata import EVALUATE_METRICS, METRICS
@@ -564,25 +565,28 @@ def evaluate(
     if unit != 1.0:
         r, t = promoted(r) * (1.0 / unit), t * (1.0 / unit)
     out = _Collector()
-    states = {"recon": _degenerate(r, m), "truth": _degenerate(t, m)}
-    stuck = [f"{name} is {state}" for name, state in states.items() if state]
-    if align and stuck:
-        out.notes.append(
-            f"alignment skipped: {' and '.join(stuck)} inside the compared pixels, so there "
-            f"is no structure to register; compared as given"
-        )
-    if align and not stuck:
-        al = _align.align(
-            r, t, mask=m, upsample_factor=upsample_factor, scale=scale, max_shift=max_shift
-        )
-        aligned, region, params = al.aligned, al.region, al.as_dict()
-        aligned_is_ours = True  # a new array that only this function holds
-        modulus = al.complex_scale
-        del al  # so that `del aligned` below frees it
-    else:
-        aligned, region, params = promoted(r), m, None
-        aligned_is_ours = not np.may_share_memory(aligned, np.ma.getdata(recon))
-        modulus = _complex_scale(r, t, m)
+    # The checked pair's bounds (finite test, unit, degeneracy), computed once for
+    # the checks here and again in align()'s input checks (r, t are not written).
+    with remembered_bounds(r, t):
+        states = {"recon": _degenerate(r, m), "truth": _degenerate(t, m)}
+        stuck = [f"{name} is {state}" for name, state in states.items() if state]
+        if align and stuck:
+            out.notes.append(
+                f"alignment skipped: {' and '.join(stuck)} inside the compared pixels, so there "
+                f"is no structure to register; compared as given"
+            )
+        if align and not stuck:
+            al = _align.align(
+                r, t, mask=m, upsample_factor=upsample_factor, scale=scale, max_shift=max_shift
+            )
+            aligned, region, params = al.aligned, al.region, al.as_dict()
+            aligned_is_ours = True  # a new array that only this function holds
+            modulus = al.complex_scale
+            del al  # so that `del aligned` below frees it
+        else:
+            aligned, region, params = promoted(r), m, None
+            aligned_is_ours = not np.may_share_memory(aligned, np.ma.getdata(recon))
+            modulus = _complex_scale(r, t, m)
     del r
     _scale_error(out, modulus)
     _alignment_metrics(out, params)
@@ -609,29 +613,31 @@ def evaluate(
     # error, FRC, phase maps: the FRC turns the aligned crop into its own
     # spectrum, one full-size array less); each collects its own notes, which
     # are merged in the report's order (FRC, phase error, amplitude, phase).
-    no_power = _no_power(a, tb, reg)
+    # As above for the aligned crop: _no_power's and phase_error's checks of a, tb.
     amp_out, perr_out, frc_out, phase_out = _Collector(), _Collector(), _Collector(), _Collector()
+    with remembered_bounds(a, tb):
+        no_power = _no_power(a, tb, reg)
 
-    t_amp = np.abs(tb)
-    r_amp = np.abs(a) if full_box else np.where(reg, np.abs(a), t_amp)
-    _real_pair_metrics(amp_out, "amplitude", t_amp, r_amp, reg, full_box, ms_ssim_weights)
-    del t_amp, r_amp
-    if unit != 1.0:
-        amp_out.metrics["amplitude_mae"] *= unit
-        amp_out.metrics["amplitude_rmse"] *= unit
+        t_amp = np.abs(tb)
+        r_amp = np.abs(a) if full_box else np.where(reg, np.abs(a), t_amp)
+        _real_pair_metrics(amp_out, "amplitude", t_amp, r_amp, reg, full_box, ms_ssim_weights)
+        del t_amp, r_amp
+        if unit != 1.0:
+            amp_out.metrics["amplitude_mae"] *= unit
+            amp_out.metrics["amplitude_rmse"] *= unit
 
-    undefined = [n for n, state in states.items() if state == "zero"]
-    if undefined:
-        perr = None
-        name = undefined[0]
-        why = f"the phase of {name} is undefined: {name} is zero everywhere in the region"
-        for key in ("phase_mae", "phase_rmse", "phase_max"):
-            perr_out.set(key, math.nan, why)
-    else:
-        perr = phase_error(a, tb, mask=reg)
-        perr_out.set("phase_mae", perr.mae)
-        perr_out.set("phase_rmse", perr.rmse)
-        perr_out.set("phase_max", perr.max)
+        undefined = [n for n, state in states.items() if state == "zero"]
+        if undefined:
+            perr = None
+            name = undefined[0]
+            why = f"the phase of {name} is undefined: {name} is zero everywhere in the region"
+            for key in ("phase_mae", "phase_rmse", "phase_max"):
+                perr_out.set(key, math.nan, why)
+        else:
+            perr = phase_error(a, tb, mask=reg)
+            perr_out.set("phase_mae", perr.mae)
+            perr_out.set("phase_rmse", perr.rmse)
+            perr_out.set("phase_max", perr.max)
 
     # Where `a` is an aligned crop only this function holds, the FRC may overwrite it.
     fourier = frc_of_checked(

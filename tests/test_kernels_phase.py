@@ -337,3 +337,41 @@ def test_plane_fit_kernel_matches_numpy(offset, ramp):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
     assert (got[0] != 0) == offset
     assert (got[2] != 0) == ramp
+
+
+@needs_numba
+def test_remembered_bounds_runs_each_pass_once_and_ends_with_the_block(monkeypatch):
+    values, other = _object(), _object(seed=8)
+    where = _mask()
+    calls = []
+    real = _checks._part_bounds
+
+    def counted(arr, mask):
+        calls.append((id(arr), mask is None))
+        return real(arr, mask)
+
+    monkeypatch.setattr(_checks, "_part_bounds", counted)
+    with pm.kernels("numba"):
+        want = (_checks.peak_component(values), _checks.degeneracy(values, 1e-10, where))
+        calls.clear()
+
+        def stages() -> None:
+            with _checks.remembered_bounds(values):
+                assert _checks.check_finite(values, "x") is values
+                got.extend(
+                    [_checks.peak_component(values), _checks.degeneracy(values, 1e-10, where)]
+                )
+                _checks.peak_component(values, where)
+                _checks.peak_component(other)  # not remembered
+                _checks.peak_component(other)
+                raise RuntimeError
+
+        got: list = []
+        with pytest.raises(RuntimeError):
+            stages()
+        assert tuple(got) == want
+        once = [(id(values), True), (id(values), False)]
+        assert calls == [*once, (id(other), True), (id(other), True)]
+        calls.clear()
+        _checks.peak_component(values)  # the block has ended: computed again
+        assert calls == [(id(values), True)]

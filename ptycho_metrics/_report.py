@@ -620,7 +620,9 @@ def evaluate(
 
         t_amp = np.abs(tb)
         r_amp = np.abs(a) if full_box else np.where(reg, np.abs(a), t_amp)
-        _real_pair_metrics(amp_out, "amplitude", t_amp, r_amp, reg, full_box, ms_ssim_weights)
+        # ssim, ms_ssim and their checks read the same two maps' bounds: once.
+        with remembered_bounds(t_amp, r_amp):
+            _real_pair_metrics(amp_out, "amplitude", t_amp, r_amp, reg, full_box, ms_ssim_weights)
         del t_amp, r_amp
         if unit != 1.0:
             amp_out.metrics["amplitude_mae"] *= unit
@@ -659,7 +661,10 @@ def evaluate(
         t_phase, residues = _continuous_truth_phase(tb, reg)
         given_mask = mask is not None or masked_input
         _residue_notes(phase_out, residues, perr.residues, given_mask=given_mask)
-        _real_pair_metrics(phase_out, "phase", t_phase, t_phase + perr.residual, reg, full_box)
+        r_phase = t_phase + perr.residual
+        with remembered_bounds(t_phase, r_phase):
+            _real_pair_metrics(phase_out, "phase", t_phase, r_phase, reg, full_box)
+        del t_phase, r_phase
     for stage in (frc_out, perr_out, amp_out, phase_out):
         out.metrics.update(stage.metrics)
         out.notes.extend(stage.notes)

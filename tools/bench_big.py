@@ -98,6 +98,10 @@ def main() -> None:
         "--no-trace", action="store_true", help="skip tracemalloc (resident peak only)"
     )
     args = parser.parse_args()
+    from ptycho_metrics import _kernels
+
+    numba = "installed" if _kernels.available() else "not installed"
+    print(f"kernels mode: {_kernels.mode()} (numba {numba})", flush=True)
     print(f"load before: {_uptime()}", flush=True)
     start = time.perf_counter()
     recon, truth = make_pair_single(args.size)

@@ -27,8 +27,8 @@ Rules every kernel keeps (tested in tests/test_kernels.py):
 Which path runs is chosen per call by :func:`wanted`: ``auto`` (the default)
 uses the kernels when numba is importable and the map has at least
 :data:`MIN_PIXELS` pixels, since the first kernel call of a process costs
-~1.5 s (importing numba and loading the cached machine code; the first call
-ever compiles, ~10 s); ``numba`` uses them at every size (an error if numba
+0.7-1 s (importing numba and loading the cached machine code, measured; the
+first call on a machine compiles them, ~20 s); ``numba`` uses them at every size (an error if numba
 is missing); ``numpy`` never. Set it with the environment variable
 ``PTYCHO_METRICS_KERNELS`` or :func:`kernels`.
 """
@@ -53,7 +53,7 @@ Mode = Literal["auto", "numba", "numpy"]
 MODES: tuple[Mode, ...] = ("auto", "numba", "numpy")
 
 #: Smallest map (pixels) the ``auto`` mode sends to a kernel: 512 x 512. Below
-#: it a whole evaluate() takes ~0.2 s, against ~1.5 s to load the kernels once.
+#: it a whole evaluate() takes ~0.3 s, against 0.7-1 s to load the kernels once.
 MIN_PIXELS = 512 * 512
 
 ENV_VAR = "PTYCHO_METRICS_KERNELS"

@@ -493,6 +493,12 @@ def _downsample(a: np.ndarray) -> np.ndarray:
     img(1:2:end, 1:2:end)): an odd last row/column is averaged with its mirror,
     i.e. with itself.
     """
+    if _kernels.wanted(a.size):
+        from ._kernels.ssim import downsample_rows
+
+        out = np.empty(((a.shape[0] + 1) // 2, (a.shape[1] + 1) // 2))
+        _kernels.split_rows(downsample_rows, out.shape[0], a, out)
+        return out
     if a.shape[0] % 2 or a.shape[1] % 2:
         a = np.pad(a, ((0, a.shape[0] % 2), (0, a.shape[1] % 2)), mode="symmetric")
     return 0.25 * (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2])

@@ -14,7 +14,7 @@ from evaluate_cases import CASES
 
 import ptycho_metrics as pm
 from ptycho_metrics import _kernels
-from ptycho_metrics._ssim import _ssim_map
+from ptycho_metrics._ssim import _downsample, _ssim_map
 from ptycho_metrics._threads import pinned_threads
 
 needs_numba = pytest.mark.skipif(not _kernels.available(), reason="numba not installed ([fast])")
@@ -118,3 +118,15 @@ def test_evaluate_with_kernels_same_bits_on_one_and_two_threads(name):
         with pinned_threads(2):
             two = pm.evaluate(recon, truth, **kwargs).to_dict()
     assert repr(one) == repr(two)
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", [(8, 8), (7, 10), (10, 7), (9, 11), (1, 5)])
+def test_downsample_kernel_same_bits_as_numpy(shape):
+    x, _ = _pair(shape)
+    with pm.kernels("numpy"):
+        want = _downsample(x)
+    with pm.kernels("numba"):
+        got = _downsample(x)
+    assert got.shape == want.shape == ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+    assert got.tobytes() == want.tobytes()

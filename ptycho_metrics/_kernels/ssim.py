@@ -74,3 +74,22 @@ def ssim_rows(
                 total_cs += cs
         row_ssim[i] = total
         row_cs[i] = total_cs
+
+
+@numba.njit(cache=True, nogil=True)
+def downsample_rows(
+    r0: int, r1: int, a: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
+    """Rows ``r0:r1`` of MS-SSIM's 2x2 box average, an odd last row/column with itself.
+
+    The sum in the NumPy path's order, so the bits are the same; 8 full-size
+    strided passes and a padded copy were 0.058 s of a 2048^2 evaluate().
+    """
+    n_rows, n_cols = a.shape
+    for i in range(r0, r1):
+        i0 = 2 * i
+        i1 = min(i0 + 1, n_rows - 1)
+        for j in range(out.shape[1]):
+            j0 = 2 * j
+            j1 = min(j0 + 1, n_cols - 1)
+            out[i, j] = 0.25 * (((a[i0, j0] + a[i1, j0]) + a[i0, j1]) + a[i1, j1])

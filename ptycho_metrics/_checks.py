@@ -266,17 +266,15 @@ def _part_bounds(values: np.ndarray, where: np.ndarray | None) -> _Bounds | None
 
     if values.ndim != 2 or values.dtype.kind not in "fc" or not _kernels.wanted(values.size):
         return None
-    from ._kernels.checks import complex_bounds_rows, real_bounds_rows
+    from ._kernels.checks import bounds_rows
 
     n_rows = values.shape[0]
     bounds = np.empty((n_rows, 4))
     counts = np.empty((n_rows, 3), dtype=np.int64)
     mask = np.empty((0, 0), dtype=bool) if where is None else where
-    is_complex = values.dtype.kind == "c"
-    kernel = complex_bounds_rows if is_complex else real_bounds_rows
-    _kernels.split_rows(kernel, n_rows, values, mask, bounds, counts)
+    _kernels.split_rows(bounds_rows, n_rows, values, mask, bounds, counts)
     parts = [(float(bounds[:, 0].min()), float(bounds[:, 1].max()))]
-    if is_complex:
+    if values.dtype.kind == "c":
         parts.append((float(bounds[:, 2].min()), float(bounds[:, 3].max())))
     n, n_nan, n_inf = (int(c) for c in counts.sum(axis=0))
     return parts, n, n_nan, n_inf

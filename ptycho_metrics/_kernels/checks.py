@@ -40,12 +40,13 @@ def nonfinite_rows(
 
 
 @numba.njit(cache=True, nogil=True)
-def complex_bounds_rows(
+def bounds_rows(
     r0: int, r1: int, a: np.ndarray, where: np.ndarray, bounds: np.ndarray, counts: np.ndarray
 ) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
     """Rows ``r0:r1``: ``bounds[i]`` = min, max of re, min, max of im; ``counts[i]`` = n, NaN, Inf.
 
-    ``where`` may be 0x0 (no mask). NaN values do not enter the bounds.
+    ``a`` is real or complex (a real map's imaginary part is 0, its bounds
+    (0, 0)); ``where`` may be 0x0 (no mask). NaN values do not enter the bounds.
     """
     masked = where.shape[0] > 0
     for i in range(r0, r1):
@@ -76,37 +77,6 @@ def complex_bounds_rows(
         bounds[i, 1] = hi_re
         bounds[i, 2] = lo_im
         bounds[i, 3] = hi_im
-        counts[i, 0] = n
-        counts[i, 1] = n_nan
-        counts[i, 2] = n_inf
-
-
-@numba.njit(cache=True, nogil=True)
-def real_bounds_rows(
-    r0: int, r1: int, a: np.ndarray, where: np.ndarray, bounds: np.ndarray, counts: np.ndarray
-) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
-    """:func:`complex_bounds_rows` of a real map (``bounds[i, 2:]`` left as they are)."""
-    masked = where.shape[0] > 0
-    for i in range(r0, r1):
-        lo = np.inf
-        hi = -np.inf
-        n = 0
-        n_nan = 0
-        n_inf = 0
-        for j in range(a.shape[1]):
-            if masked and not where[i, j]:
-                continue
-            v = a[i, j]
-            n += 1
-            if v != v:
-                n_nan += 1
-                continue
-            if abs(v) == np.inf:
-                n_inf += 1
-            lo = min(lo, v)
-            hi = max(hi, v)
-        bounds[i, 0] = lo
-        bounds[i, 1] = hi
         counts[i, 0] = n
         counts[i, 1] = n_nan
         counts[i, 2] = n_inf

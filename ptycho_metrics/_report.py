@@ -333,6 +333,14 @@ def _pair_statistics(
     return _PairStatistics(t_range, r_range, pearson, mae, rmse)
 
 
+def _numpy_pair_statistics(tv: np.ndarray, rv: np.ndarray, errors: bool) -> _PairStatistics:
+    """:func:`_pair_statistics` on the region's values, the NumPy path (MAE, RMSE if ``errors``)."""
+    data_range, recon_range = _range(tv), _range(rv)
+    pearson = _pearson(tv, rv) if data_range > 0 and recon_range > 0 else math.nan
+    mae, rmse = _abs_errors(tv, rv) if errors else (math.nan, math.nan)
+    return _PairStatistics(data_range, recon_range, pearson, mae, rmse)
+
+
 def _real_pair_metrics(
     out: _Collector,
     kind: str,
@@ -347,27 +355,33 @@ def _real_pair_metrics(
     ``data_range`` is the truth's max - min in the region; a flat truth makes
     every range-based metric and the correlation NaN, with the reason.
     """
-    tv = truth[region] if not full_box else truth.ravel()
-    rv = recon[region] if not full_box else recon.ravel()
-    stats = None
+    amplitude = kind == "amplitude"
+
+    def region_values() -> tuple[np.ndarray, np.ndarray]:
+        # A gathered copy unless full_box: made only where read (NumPy statistics, PSNR).
+        if full_box:
+            return truth.ravel(), recon.ravel()
+        return truth[region], recon[region]
+
+    values = None
     if truth.ndim == 2 and _kernels.wanted(truth.size):
         stats = _pair_statistics(truth, recon, region, full_box)
-    data_range = _range(tv) if stats is None else stats.data_range
+    else:
+        values = region_values()
+        stats = _numpy_pair_statistics(*values, errors=amplitude)
+    data_range = stats.data_range
     flat = f"the truth's {kind} is constant in the region (data_range 0 up to rounding)"
     why = flat if data_range == 0 else f"recon's {kind} is constant in the region"
-    if stats is not None:
-        pearson = stats.pearson
-    else:
-        pearson = _pearson(tv, rv) if data_range > 0 and _range(rv) > 0 else math.nan
-    out.set(f"{kind}_pearson", pearson, why)
-    if kind == "amplitude":
-        mae, rmse = _abs_errors(tv, rv) if stats is None else (stats.mae, stats.rmse)
-        out.set("amplitude_mae", mae)
-        out.set("amplitude_rmse", rmse)
+    out.set(f"{kind}_pearson", stats.pearson, why)
+    if amplitude:
+        out.set("amplitude_mae", stats.mae)
+        out.set("amplitude_rmse", stats.rmse)
+        tv, rv = values if values is not None else region_values()
         # PSNR over exactly the region's pixels: a 1 x n image is the same sum.
         value = psnr(tv[None], rv[None], data_range=data_range) if data_range > 0 else math.nan
         out.set("amplitude_psnr", value, flat)
-    del tv, rv
+        del tv, rv
+    del values
     if data_range == 0:
         out.set(f"{kind}_ssim", math.nan, flat)
         if kind == "amplitude":

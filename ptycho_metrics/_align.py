@@ -28,7 +28,6 @@ from ._checks import (
     check_real,
     check_same_shape,
     combine_keep,
-    power_of_two_unit,
     unmasked,
 )
 from ._phase import (
@@ -205,20 +204,6 @@ def _ramped_spectrum(
     mean = complex((wy @ row_sums) / (wy.sum() * wx.sum()))
     _kernels.split_rows(window_rows, crop.shape[0], out, mean, wy, wx)
     return sfft.fft2(out, overwrite_x=True, workers=fft_workers())
-
-
-def _compiled_unit(a: np.ndarray) -> float:
-    """:func:`power_of_two_scale` of an unmasked image from one pass of per-row bounds.
-
-    The kernel of the FRC (``_kernels.frc.bounds_rows``): minima and maxima do
-    not depend on the order, so the value is exactly NumPy's (four strided
-    min/max passes, 32 ms at 2048^2 against 8 ms).
-    """
-    from ._kernels.frc import bounds_rows
-
-    rows = np.empty((a.shape[0], 4))
-    _kernels.split_rows(bounds_rows, a.shape[0], a, rows)
-    return power_of_two_unit(float(np.abs(rows).max()))
 
 
 def _compiled_gradient_sums(
@@ -855,10 +840,8 @@ def _aligned_inputs(
     if min(t.shape) < 4:
         msg = f"recon and truth must be at least 4x4 to align, got {t.shape}"
         raise QualityInputError(msg)
-    if _kernels.wanted(t.size) and m.all():
-        r_unit, t_unit = _compiled_unit(r), _compiled_unit(t)
-    else:
-        r_unit, t_unit = power_of_two_scale(r, m), power_of_two_scale(t, m)
+    # With the kernels, peak_component's one bounds pass (remembered inside evaluate()).
+    r_unit, t_unit = power_of_two_scale(r, m), power_of_two_scale(t, m)
     if r_unit != 1.0:
         r = promoted(r) * (1.0 / r_unit)
     if t_unit != 1.0:

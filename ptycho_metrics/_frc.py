@@ -38,6 +38,7 @@ from ._checks import (
     check_same_shape,
     degeneracy,
     describe,
+    part_bounds,
     peak_component,
     power_of_two_unit,
     unmasked,
@@ -588,20 +589,20 @@ RING_BLOCKS = 64
 def _compiled_scale_and_flat(a: np.ndarray) -> tuple[float, bool]:
     """``1 / power_of_two_unit`` of ``a``'s peak component and :func:`_is_constant`, one pass.
 
-    From per-row minima and maxima (``_kernels.frc.bounds_rows``), combined
-    as :func:`ptycho_metrics._checks.peak_component` and
-    :func:`ptycho_metrics._checks.degeneracy` do on the scaled image: the
+    From the minima and maxima of :func:`ptycho_metrics._checks.part_bounds`
+    (one kernel pass), combined as :func:`ptycho_metrics._checks.peak_component`
+    and :func:`ptycho_metrics._checks.degeneracy` do on the scaled image: the
     same values exactly (scaling by a power of two commutes with min and max).
     """
-    from ._kernels.frc import bounds_rows
-
-    rows = np.empty((a.shape[0], 4))
-    _kernels.split_rows(bounds_rows, a.shape[0], a, rows)
-    lo_re, hi_re = float(rows[:, 0].min()), float(rows[:, 1].max())
-    lo_im, hi_im = float(rows[:, 2].min()), float(rows[:, 3].max())
-    peak = max(abs(lo_re), abs(hi_re), abs(lo_im), abs(hi_im))
+    found = part_bounds(a)
+    parts = (
+        found[0]
+        if found is not None
+        else [(float(p.min()), float(p.max())) for p in (a.real, a.imag)]
+    )
+    peak = max(max(abs(lo), abs(hi)) for lo, hi in parts)
     scale = 1.0 / power_of_two_unit(peak)
-    bounds = [(lo_re * scale, hi_re * scale), (lo_im * scale, hi_im * scale)]
+    bounds = [(lo * scale, hi * scale) for lo, hi in parts]
     scaled_peak = max(max(abs(lo), abs(hi)) for lo, hi in bounds)
     if scaled_peak == 0.0:
         return scale, True

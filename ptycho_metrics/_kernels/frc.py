@@ -1,11 +1,9 @@
-"""FRC passes (numba): bounds, windowed mean-free image and ring sums, one pass each.
+"""FRC passes (numba): windowed mean-free image and ring sums, one pass each.
 
 The kernels of :func:`ptycho_metrics._frc.frc_of_checked` (same definitions
-as its NumPy path, which stays the reference):
+as its NumPy path, which stays the reference; the power-of-two unit and the
+constant-image test come from the bounds kernel of ``_kernels.checks``):
 
-* :func:`bounds_rows`: per-row minima and maxima of the real and imaginary
-  parts, from which the power-of-two unit and the constant-image test follow
-  exactly (minima and maxima do not depend on the order).
 * :func:`weighted_rows` and :func:`window_rows`: the window-weighted mean, then
   ``((a * scale - mean) * w0) * w1`` written once (NumPy: a scaled copy, a
   subtraction and two multiplications, four full-size passes and a matrix
@@ -26,26 +24,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-
-
-@numba.njit(cache=True, nogil=True)
-def bounds_rows(
-    r0: int, r1: int, a: np.ndarray, out: np.ndarray
-) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
-    """``out[i] = (min re, max re, min im, max im)`` of row ``i`` of ``a``, rows ``r0:r1``."""
-    for i in range(r0, r1):
-        lo_re = hi_re = a[i, 0].real
-        lo_im = hi_im = a[i, 0].imag
-        for j in range(a.shape[1]):
-            v = a[i, j]
-            lo_re = min(lo_re, v.real)
-            hi_re = max(hi_re, v.real)
-            lo_im = min(lo_im, v.imag)
-            hi_im = max(hi_im, v.imag)
-        out[i, 0] = lo_re
-        out[i, 1] = hi_re
-        out[i, 2] = lo_im
-        out[i, 3] = hi_im
 
 
 @numba.njit(cache=True, nogil=True)

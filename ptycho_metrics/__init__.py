@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ._checks import QualityInputError, check_reconstruction
     from ._curve import convergence_metrics, epochs_to_reach
     from ._frc import FRCResolution, FRCResult, frc
-    from ._kernels import kernels
+    from ._kernels import KernelFallbackWarning, kernels
     from ._many import ManyReport, Pair, PairResult, evaluate_many
     from ._mask import scan_mask
     from ._metadata import METRICS, MetricInfo, metric_direction
@@ -42,6 +42,7 @@ _LAZY = {
     "FRCResult": "._frc",
     "frc": "._frc",
     "kernels": "._kernels",
+    "KernelFallbackWarning": "._kernels",
     "scan_mask": "._mask",
     "evaluate_many": "._many",
     "ManyReport": "._many",
@@ -81,6 +82,7 @@ __all__ = [
     "Alignment",
     "FRCResolution",
     "FRCResult",
+    "KernelFallbackWarning",
     "ManyReport",
     "MetricInfo",
     "Pair",

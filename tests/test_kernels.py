@@ -8,6 +8,9 @@ windows, odd shapes), and the mode switch is checked.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from evaluate_cases import CASES
@@ -54,6 +57,59 @@ def test_numba_mode_without_numba_says_how_to_install(monkeypatch):
         _kernels.wanted(1)
     with pm.kernels("auto"):
         assert not _kernels.wanted(10**9)
+
+
+# A process where numba finds no writable cache directory: numba's own caching
+# code raises its RuntimeError ("no locator available") when it is given no
+# locator, as it does for a read-only package and home (reproduced for real as
+# user nobody on the dev VM; here without changing file permissions).
+_NO_CACHE = """
+import sys, warnings
+import numpy as np
+import numba.core.caching
+numba.core.caching.CacheImpl._locator_classes = []
+import ptycho_metrics as pm
+rng = np.random.default_rng(0)
+truth = np.exp(1j * rng.standard_normal((512, 512)))
+recon = 0.9 * np.roll(truth, 1, axis=0) * np.exp(0.4j)
+if sys.argv[1] == "numba":
+    with pm.kernels("numba"):
+        try:
+            pm.evaluate(recon, truth)
+        except pm.QualityInputError as error:
+            print("ERROR", error)
+    raise SystemExit
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with pm.kernels("auto"):
+        fallback = pm.evaluate(recon, truth).to_dict()
+        again = pm.evaluate(recon, truth).to_dict()
+with pm.kernels("numpy"):
+    reference = pm.evaluate(recon, truth).to_dict()
+print("WARNINGS", [(w.category.__name__, str(w.message)) for w in caught])
+print("SAME", fallback == reference == again)
+"""
+
+
+@needs_numba
+def test_kernels_without_a_writable_cache_fall_back_with_one_warning():
+    run = subprocess.run(
+        [sys.executable, "-c", _NO_CACHE, "auto"], capture_output=True, text=True, check=True
+    )
+    assert "SAME True" in run.stdout, run.stdout + run.stderr
+    warnings_line = next(line for line in run.stdout.splitlines() if line.startswith("WARNINGS"))
+    assert warnings_line.count("KernelFallbackWarning") == 1, warnings_line
+    assert "NUMBA_CACHE_DIR" in warnings_line
+    assert "no locator available" in warnings_line
+
+
+@needs_numba
+def test_numba_mode_without_a_writable_cache_says_what_to_set():
+    run = subprocess.run(
+        [sys.executable, "-c", _NO_CACHE, "numba"], capture_output=True, text=True, check=True
+    )
+    assert "ERROR kernels mode 'numba'" in run.stdout, run.stdout + run.stderr
+    assert "NUMBA_CACHE_DIR" in run.stdout
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])

@@ -31,6 +31,13 @@ uses the kernels when numba is importable and the map has at least
 first call on a machine compiles them, ~20 s); ``numba`` uses them at every size (an error if numba
 is missing); ``numpy`` never. Set it with the environment variable
 ``PTYCHO_METRICS_KERNELS`` or :func:`kernels`.
+
+Where numba is installed but the kernels cannot be loaded (numba's
+``cache=True`` finds no writable cache directory: neither the package's
+``__pycache__`` nor the user's cache, as in a read-only container; or a
+numba that does not import with this NumPy), ``auto`` falls back to the
+NumPy path with one :class:`KernelFallbackWarning` per process naming the
+cause and the fix, and ``numba`` raises an error saying the same.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ import contextlib
 import functools
 import importlib.util
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -47,7 +55,18 @@ from typing import Any, Literal
 from .._checks import QualityInputError, check_choice
 from .._threads import fft_workers, usable_cores
 
-__all__ = ["MIN_PIXELS", "MODES", "Mode", "available", "kernels", "mode", "split_rows", "wanted"]
+__all__ = [
+    "MIN_PIXELS",
+    "MODES",
+    "KernelFallbackWarning",
+    "Mode",
+    "available",
+    "kernels",
+    "load_failure",
+    "mode",
+    "split_rows",
+    "wanted",
+]
 
 Mode = Literal["auto", "numba", "numpy"]
 MODES: tuple[Mode, ...] = ("auto", "numba", "numpy")
@@ -65,6 +84,50 @@ _MODE: ContextVar[Mode | None] = ContextVar("ptycho_metrics_kernels", default=No
 def available() -> bool:
     """Whether numba can be imported (checked once per process, without importing it)."""
     return importlib.util.find_spec("numba") is not None
+
+
+#: The kernel modules, all imported by :func:`load_failure` so that a
+#: failure shows once, before any pass has started.
+_MODULES = ("align", "checks", "frc", "pair", "phase", "ssim")
+
+
+class KernelFallbackWarning(RuntimeWarning):
+    """The compiled kernels could not be loaded; evaluate() uses the NumPy path.
+
+    The numbers are the same (to ~1e-15); only the time differs.
+    """
+
+
+def load_failure() -> str | None:
+    """Why the kernels cannot be loaded in this process, or None when they can.
+
+    The first call imports numba and every kernel module (compiling nothing:
+    each kernel compiles, or loads from numba's cache, at its first call);
+    the result is kept for the process. The reason, when there is one, says
+    what to do.
+    """
+    if not available():
+        return "numba is not installed: pip install 'ptycho-metrics[fast]'"
+    return _import_failure()
+
+
+@functools.cache
+def _import_failure() -> str | None:
+    try:
+        for name in _MODULES:
+            importlib.import_module(f"{__name__}.{name}")
+    except RuntimeError as error:  # numba's cache=True without a writable cache directory
+        return (
+            f"numba found no writable cache directory for the compiled kernels ({error}); "
+            f"set NUMBA_CACHE_DIR to a writable directory, or {ENV_VAR}=numpy to "
+            f"use the NumPy path without this message"
+        )
+    except (ImportError, OSError) as error:  # e.g. a numba built for another NumPy
+        return (
+            f"numba is installed but cannot be imported ({type(error).__name__}: {error}); "
+            f"install the versions in constraints.txt, or set {ENV_VAR}=numpy"
+        )
+    return None
 
 
 def mode() -> Mode:
@@ -88,14 +151,28 @@ def wanted(pixels: int) -> bool:
     if chosen == "numpy":
         return False
     if chosen == "numba":
-        if not available():
-            msg = (
-                f"kernels mode 'numba' ({ENV_VAR} or ptycho_metrics.kernels) needs numba, "
-                f"which is not installed: pip install 'ptycho-metrics[fast]'"
-            )
+        failure = load_failure()
+        if failure is not None:
+            where = f"{ENV_VAR} or ptycho_metrics.kernels"
+            msg = f"kernels mode 'numba' ({where}) cannot run: {failure}"
             raise QualityInputError(msg)
         return True
-    return pixels >= MIN_PIXELS and available()
+    if pixels < MIN_PIXELS or not available():
+        return False
+    failure = load_failure()
+    if failure is not None:
+        _warn_once(failure)
+        return False
+    return True
+
+
+@functools.cache
+def _warn_once(failure: str) -> None:
+    # Once per process: auto mode asks for every full-size pass.
+    warnings.warn(
+        KernelFallbackWarning(f"compiled kernels unavailable, using the NumPy path: {failure}"),
+        stacklevel=3,  # the metric function that asked
+    )
 
 
 @contextlib.contextmanager

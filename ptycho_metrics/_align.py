@@ -500,7 +500,7 @@ def _ramp_between(obj: np.ndarray, truth: np.ndarray, region: np.ndarray) -> tup
         return gradient_from_sums(sums, obj.shape)
 
     def z_rows(rows: slice) -> np.ndarray:
-        z = np.conj(truth[rows])
+        z = np.conj(promoted(truth[rows]))
         z *= obj[rows]
         if not full:
             z[~region[rows]] = 0.0
@@ -711,7 +711,7 @@ def _phase_and_scale(
     full = bool(region.all())
     cross, power, amplitude_cross, nonzero = 0j, 0.0, 0.0, False
     for rows in row_blocks(aligned.shape):
-        within, t_within = aligned[rows], truth[rows]
+        within, t_within = aligned[rows], promoted(truth[rows])
         if not full:
             within = np.where(region[rows], within, 0)
             t_within = np.where(region[rows], t_within, 0)
@@ -776,7 +776,7 @@ def _ramp_matters(g: np.ndarray, shape: tuple[int, ...], tolerance: float = RAMP
 def checked_pair(
     recon: Any, truth: Any, mask: Any, real_as: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """recon (complex128, or complex64 as given) and truth (complex128), checked, and the mask.
+    """recon and truth (each complex128, or complex64 as given), checked, and the mask.
 
     numpy.ma masks of recon and truth are and-ed into ``mask``; NaN/Inf are
     allowed outside it (set to 0 in a copy, never compared). Shared by
@@ -793,16 +793,18 @@ def checked_pair(
     if keep is not None and not keep.any():
         msg = "mask and the numpy.ma masks of recon and truth must leave a pixel, got none"
         raise QualityInputError(msg)
-    # A complex64 recon is kept as given (the one full-size copy less at align's
-    # peak lets a 16384^2 pair fit in 24 GB); every computation with it promotes
-    # exactly (complex128 factors, or `promoted` blocks), so the numbers are
-    # those of a complex128 copy.
+    # A complex64 recon or truth is kept as given (a full-size complex128 copy of
+    # each would be 2 units of one input at every stage: 7.3x one input at the
+    # peak of a 2048^2 complex64 pair with both copied, 5.3x without); every
+    # computation with it promotes exactly (complex128 factors, `promoted`
+    # blocks, or per pixel in the kernels), so the numbers are those of a
+    # complex128 copy (tests/test_report_complex64.py).
     r = _finite_as_given(recon, (np.complex128, np.complex64))
     if r is None:
         r = as_object_2d(recon, "recon", real_as=real_as, where=keep, keep_complex64=True)
-    t = _finite_as_given(truth, (np.complex128,))
+    t = _finite_as_given(truth, (np.complex128, np.complex64))
     if t is None:
-        t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
+        t = as_object_2d(truth, "truth", real_as=real_as, where=keep, keep_complex64=True)
     check_same_shape(r, t, ("recon", "truth"))
     return r, t, as_mask(keep if keep is not None else mask, t.shape)
 

@@ -414,7 +414,13 @@ def _power_of_two_normalised(a: np.ndarray) -> np.ndarray:
     in the squared spectra.
     """
     unit = power_of_two_unit(peak_component(a))
-    return a if unit == 1.0 else a * (1.0 / unit)
+    if unit == 1.0:
+        return a
+    # A new complex128 array (a complex64 image promoted exactly, then scaled in
+    # float64: scaled in float32 its smallest values could underflow).
+    out = a.astype(np.complex128)
+    out *= 1.0 / unit
+    return out
 
 
 def _is_constant(a: np.ndarray) -> bool:
@@ -533,7 +539,8 @@ def frc_of_checked(
     *,
     overwrite_a: bool = False,
 ) -> FRCResult:
-    """:func:`frc` of two checked complex128 images of the same shape (no checks).
+    """:func:`frc` of two checked images of the same shape (no checks): complex128, or
+    complex64 (promoted exactly wherever computed with).
 
     For :func:`ptycho_metrics.evaluate`, whose inputs are checked once; with
     ``overwrite_a`` the first image's buffer becomes its spectrum, one
@@ -553,13 +560,16 @@ def frc_of_checked(
     else:
         a_own = _power_of_two_normalised(a_arr)
         overwrite_a = overwrite_a or a_own is not a_arr  # a scaled copy is ours
-        a_arr, b_arr = a_own, _power_of_two_normalised(b_arr)
+        b_own = _power_of_two_normalised(b_arr)
+        overwrite_b = b_own is not b_arr  # a scaled copy is ours
+        a_arr, b_arr = a_own, b_own
         # A constant image has no power beyond DC; after the mean removal only rounding
         # (~1e-17) is left, whose "correlation" would be a silent meaningless number.
         flat = _is_constant(a_arr) or _is_constant(b_arr)
         f1 = _prepared_spectrum(a_arr, w0, w1, overwrite=overwrite_a)
         del a_arr, a_own  # overwritten (or no longer needed): only f1 refers to it
-        f2 = _prepared_spectrum(b_arr, w0, w1)
+        f2 = _prepared_spectrum(b_arr, w0, w1, overwrite=overwrite_b)
+        del b_arr, b_own
         cross, p1, p2, counts = _ring_sums(f1, f2)
     del f1, f2
     n_rings = cross.size

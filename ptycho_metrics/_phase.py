@@ -193,6 +193,21 @@ def promoted(block: np.ndarray) -> np.ndarray:
     return block if block.dtype == np.complex128 else block.astype(np.complex128)
 
 
+def modulus_of(v: np.ndarray) -> np.ndarray:
+    """``|v|`` in float64; a complex64 map is promoted one block of rows at a time.
+
+    ``np.abs`` of a complex64 map computes in float32 (~1e-8 relative); this
+    gives the float64 modulus of the same values without a full-size
+    complex128 copy.
+    """
+    if v.dtype == np.complex128:
+        return np.abs(v)
+    out = np.empty(v.shape, dtype=np.float64)
+    for rows in row_blocks(v.shape):
+        np.abs(promoted(v[rows]), out=out[rows])
+    return out
+
+
 def _jumps(phase: np.ndarray, axis: int) -> np.ndarray:
     """Multiples of 2 pi to add across each neighbour pair along ``axis``.
 
@@ -238,9 +253,19 @@ def _compiled_jumps(phase: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int
 
 
 def phase_of(z: np.ndarray) -> np.ndarray:
-    """``np.angle(z)``, on the kernel threads for a large complex128 map."""
-    if z.ndim != 2 or z.dtype != np.complex128 or not _kernels.wanted(z.size):
-        return np.angle(z)
+    """``np.angle(z)`` in float64, on the kernel threads for a large map.
+
+    A complex64 map gives the float64 phase of its values (``np.angle`` would
+    compute in float32), promoted one block of rows at a time.
+    """
+    wide = z.dtype == np.complex64 and z.ndim == 2
+    if z.ndim != 2 or z.dtype not in (np.complex128, np.complex64) or not _kernels.wanted(z.size):
+        if not wide:
+            return np.angle(z)
+        out = np.empty(z.shape)
+        for rows in row_blocks(z.shape):
+            out[rows] = np.angle(promoted(z[rows]))
+        return out
     from ._kernels.phase import angle_rows
 
     out = np.empty(z.shape)
@@ -325,7 +350,8 @@ def power_of_two_scale(a: np.ndarray, where: np.ndarray | None = None) -> float:
 
 def _normalised(a: np.ndarray, where: np.ndarray | None) -> np.ndarray:
     scale = power_of_two_scale(a, where)
-    return a if scale == 1.0 else a * (1.0 / scale)
+    # complex128 when rescaled: a complex64 map scaled down could underflow.
+    return a if scale == 1.0 else promoted(a) * (1.0 / scale)
 
 
 def _any_inside(arr: np.ndarray, keep: np.ndarray | None) -> bool:
@@ -348,12 +374,14 @@ def _residual_phasor(
     The residual phasor is made one block of rows at a time by the returned
     function (a new complex128 array per call): at full size it was the
     largest temporary of :func:`phase_error`. The last item is the
-    normalised complex128 ``(recon, truth)`` of complex inputs (None for
-    phase maps), for the compiled wrapped residual.
+    normalised ``(recon, truth)`` of complex inputs (complex128, or complex64
+    as given; None for phase maps), for the compiled wrapped residual.
     """
     if real_as is not None or np.iscomplexobj(recon) or np.iscomplexobj(truth):
-        r = as_object_2d(recon, "recon", real_as=real_as, where=keep)
-        t = as_object_2d(truth, "truth", real_as=real_as, where=keep)
+        # complex64 maps are kept as given (no full-size complex128 copies) and
+        # promoted exactly wherever they are computed with, blockwise or per pixel.
+        r = as_object_2d(recon, "recon", real_as=real_as, where=keep, keep_complex64=True)
+        t = as_object_2d(truth, "truth", real_as=real_as, where=keep, keep_complex64=True)
         check_same_shape(r, t, ("recon", "truth"))
         for name, arr in (("recon", r), ("truth", t)):
             if not _any_inside(arr, keep):
@@ -366,11 +394,11 @@ def _residual_phasor(
         r, t = _normalised(r, keep), _normalised(t, keep)
 
         def complex_rows(rows: slice) -> np.ndarray:
-            u = np.conj(t[rows])
+            u = np.conj(promoted(t[rows]))
             u *= r[rows]
             return u
 
-        return complex_rows, t.shape, np.abs(t), (r, t)
+        return complex_rows, t.shape, modulus_of(t), (r, t)
     rp = as_real_2d(recon, "recon", where=keep)
     tp = as_real_2d(truth, "truth", where=keep)
     check_same_shape(rp, tp, ("recon", "truth"))

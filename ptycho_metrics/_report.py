@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from . import _align, _kernels
 from ._align import bounding_box
-from ._blocks import flat_chunks
+from ._blocks import flat_chunks, row_blocks
 from ._checks import (
     REAL_AS,
     QualityInputError,
@@ -34,7 +34,7 @@ from ._checks import (
 )
 from ._frc import TUKEY_ALPHA, Criterion, FRCResult, check_pixel_size, frc_of_checked
 from ._metadata import EVALUATE_METRICS, METRICS
-from ._phase import phase_error, phase_of, power_of_two_scale, promoted, unwrap
+from ._phase import modulus_of, phase_error, phase_of, power_of_two_scale, promoted, unwrap
 from ._ssim import (
     GAUSSIAN_WIN_SIZE,
     MS_SSIM_WEIGHTS,
@@ -579,7 +579,8 @@ def evaluate(
     # so 1e+-200 objects neither overflow nor underflow; MAE/RMSE are scaled back.
     unit = power_of_two_scale(t, m)
     if unit != 1.0:
-        r, t = promoted(r) * (1.0 / unit), t * (1.0 / unit)
+        # complex128 when rescaled: a complex64 map scaled down could underflow.
+        r, t = promoted(r) * (1.0 / unit), promoted(t) * (1.0 / unit)
     out = _Collector()
     # The checked pair's bounds (finite test, unit, degeneracy), computed once for
     # the checks here and again in align()'s input checks (r, t are not written).
@@ -641,7 +642,7 @@ def evaluate(
     with remembered_bounds(a, tb):
         no_power = _no_power(a, tb, reg)
 
-        t_amp = np.abs(tb)
+        t_amp = modulus_of(tb)
         r_amp = np.abs(a) if full_box else np.where(reg, np.abs(a), t_amp)
         # ssim, ms_ssim and their checks read the same two maps' bounds: once.
         with remembered_bounds(t_amp, r_amp):
@@ -791,10 +792,17 @@ def _complex_scale(recon: np.ndarray, truth: np.ndarray, region: np.ndarray) -> 
     inf for a zero recon, NaN for a zero truth.
     """
     full = region.all()
-    r_in = recon if full else np.where(region, recon, 0)
-    t_in = truth if full else np.where(region, truth, 0)
-    power = np.vdot(t_in, t_in).real
-    cross = abs(np.vdot(t_in, r_in))
+    # Sums one block of rows at a time, in complex128 (a complex64 pair is
+    # promoted exactly per block).
+    power, cross_sum = 0.0, 0j
+    for rows in row_blocks(truth.shape):
+        r_in, t_in = promoted(recon[rows]), promoted(truth[rows])
+        if not full:
+            r_in = np.where(region[rows], r_in, 0)
+            t_in = np.where(region[rows], t_in, 0)
+        power += np.vdot(t_in, t_in).real
+        cross_sum += np.vdot(t_in, r_in)
+    cross = abs(cross_sum)
     if power == 0:
         return math.nan
     return power / cross if cross > 0 else math.inf

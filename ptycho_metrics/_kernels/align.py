@@ -222,11 +222,13 @@ def ramp_and_fit_rows(
             if masked and not region[i, j]:
                 continue
             t = truth[i, j]
-            cr += t.real * orr + t.imag * oi
-            ci += t.real * oi - t.imag * orr
-            power += t.real * t.real + t.imag * t.imag
+            tr = np.float64(t.real)  # float64 also for a complex64 truth (float() keeps float32)
+            ti = np.float64(t.imag)
+            cr += tr * orr + ti * oi
+            ci += tr * oi - ti * orr
+            power += tr * tr + ti * ti
             if amplitude:
-                amp += np.hypot(orr, oi) * np.hypot(t.real, t.imag)
+                amp += np.hypot(orr, oi) * np.hypot(tr, ti)
             if orr != 0.0 or oi != 0.0:
                 nonzero += 1.0
         out[i, 0] = cr

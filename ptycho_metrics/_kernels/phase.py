@@ -59,7 +59,9 @@ def wrapped_rows(
     for i in range(r0, r1):
         f = fy[i]
         for j in range(r.shape[1]):
-            u = 0j if masked and not mask[i, j] else np.conj(t[i, j]) * r[i, j]
+            # complex128 products also for complex64 maps (promoted exactly first)
+            tc = np.complex128(t[i, j])
+            u = 0j if masked and not mask[i, j] else np.conj(tc) * np.complex128(r[i, j])
             u = u * f
             u = u * fx[j]
             out[i, j] = math.atan2(u.imag, u.real)
@@ -199,8 +201,8 @@ def jumps_rows(
 def angle_rows(
     r0: int, r1: int, z: np.ndarray, out: np.ndarray
 ) -> None:  # pragma: no cover -- compiled; tested against the NumPy path
-    """Rows ``r0:r1`` of ``np.angle(z)``."""
+    """Rows ``r0:r1`` of ``np.angle(z)``, in float64 also for a complex64 ``z``."""
     for i in range(r0, r1):
         for j in range(z.shape[1]):
             v = z[i, j]
-            out[i, j] = math.atan2(v.imag, v.real)
+            out[i, j] = math.atan2(np.float64(v.imag), np.float64(v.real))

@@ -43,6 +43,7 @@ from ._checks import (
     power_of_two_unit,
     unmasked,
 )
+from ._phase import rescaled
 from ._threads import blas_single_threaded, fft_workers
 
 if TYPE_CHECKING:
@@ -414,13 +415,7 @@ def _power_of_two_normalised(a: np.ndarray) -> np.ndarray:
     in the squared spectra.
     """
     unit = power_of_two_unit(peak_component(a))
-    if unit == 1.0:
-        return a
-    # A new complex128 array (a complex64 image promoted exactly, then scaled in
-    # float64: scaled in float32 its smallest values could underflow).
-    out = a.astype(np.complex128)
-    out *= 1.0 / unit
-    return out
+    return a if unit == 1.0 else rescaled(a, 1.0 / unit)
 
 
 def _is_constant(a: np.ndarray) -> bool:

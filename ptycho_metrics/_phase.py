@@ -193,6 +193,17 @@ def promoted(block: np.ndarray) -> np.ndarray:
     return block if block.dtype == np.complex128 else block.astype(np.complex128)
 
 
+def rescaled(a: np.ndarray, factor: float) -> np.ndarray:
+    """A new complex128 array ``a * factor`` (a complex64 ``a`` promoted exactly first).
+
+    For the power-of-two rescalings: in float32 the smallest values of a
+    complex64 map scaled down could underflow; in complex128 they cannot.
+    """
+    out = a.astype(np.complex128)
+    out *= factor
+    return out
+
+
 def modulus_of(v: np.ndarray) -> np.ndarray:
     """``|v|`` in float64; a complex64 map is promoted one block of rows at a time.
 
@@ -202,9 +213,14 @@ def modulus_of(v: np.ndarray) -> np.ndarray:
     """
     if v.dtype == np.complex128:
         return np.abs(v)
+    return _of_promoted_rows(np.abs, v)
+
+
+def _of_promoted_rows(func: Callable[[np.ndarray], np.ndarray], v: np.ndarray) -> np.ndarray:
+    """float64 ``func(v)`` computed on promoted blocks of rows of a 2-D complex64 ``v``."""
     out = np.empty(v.shape, dtype=np.float64)
     for rows in row_blocks(v.shape):
-        np.abs(promoted(v[rows]), out=out[rows])
+        out[rows] = func(promoted(v[rows]))
     return out
 
 
@@ -258,14 +274,11 @@ def phase_of(z: np.ndarray) -> np.ndarray:
     A complex64 map gives the float64 phase of its values (``np.angle`` would
     compute in float32), promoted one block of rows at a time.
     """
-    wide = z.dtype == np.complex64 and z.ndim == 2
-    if z.ndim != 2 or z.dtype not in (np.complex128, np.complex64) or not _kernels.wanted(z.size):
-        if not wide:
-            return np.angle(z)
-        out = np.empty(z.shape)
-        for rows in row_blocks(z.shape):
-            out[rows] = np.angle(promoted(z[rows]))
-        return out
+    complex_2d = z.ndim == 2 and z.dtype in (np.complex128, np.complex64)
+    if not complex_2d:
+        return np.angle(z)
+    if not _kernels.wanted(z.size):
+        return np.angle(z) if z.dtype == np.complex128 else _of_promoted_rows(np.angle, z)
     from ._kernels.phase import angle_rows
 
     out = np.empty(z.shape)
@@ -350,8 +363,7 @@ def power_of_two_scale(a: np.ndarray, where: np.ndarray | None = None) -> float:
 
 def _normalised(a: np.ndarray, where: np.ndarray | None) -> np.ndarray:
     scale = power_of_two_scale(a, where)
-    # complex128 when rescaled: a complex64 map scaled down could underflow.
-    return a if scale == 1.0 else promoted(a) * (1.0 / scale)
+    return a if scale == 1.0 else rescaled(a, 1.0 / scale)
 
 
 def _any_inside(arr: np.ndarray, keep: np.ndarray | None) -> bool:

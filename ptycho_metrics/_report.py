@@ -34,7 +34,15 @@ from ._checks import (
 )
 from ._frc import TUKEY_ALPHA, Criterion, FRCResult, check_pixel_size, frc_of_checked
 from ._metadata import EVALUATE_METRICS, METRICS
-from ._phase import modulus_of, phase_error, phase_of, power_of_two_scale, promoted, unwrap
+from ._phase import (
+    modulus_of,
+    phase_error,
+    phase_of,
+    power_of_two_scale,
+    promoted,
+    rescaled,
+    unwrap,
+)
 from ._ssim import (
     GAUSSIAN_WIN_SIZE,
     MS_SSIM_WEIGHTS,
@@ -579,8 +587,7 @@ def evaluate(
     # so 1e+-200 objects neither overflow nor underflow; MAE/RMSE are scaled back.
     unit = power_of_two_scale(t, m)
     if unit != 1.0:
-        # complex128 when rescaled: a complex64 map scaled down could underflow.
-        r, t = promoted(r) * (1.0 / unit), promoted(t) * (1.0 / unit)
+        r, t = rescaled(r, 1.0 / unit), rescaled(t, 1.0 / unit)
     out = _Collector()
     # The checked pair's bounds (finite test, unit, degeneracy), computed once for
     # the checks here and again in align()'s input checks (r, t are not written).

@@ -59,9 +59,10 @@ def wrapped_rows(
     for i in range(r0, r1):
         f = fy[i]
         for j in range(r.shape[1]):
-            # complex128 products also for complex64 maps (promoted exactly first)
-            tc = np.complex128(t[i, j])
-            u = 0j if masked and not mask[i, j] else np.conj(tc) * np.complex128(r[i, j])
+            if masked and not mask[i, j]:
+                u = 0j
+            else:  # complex128 products also for complex64 maps (promoted exactly first)
+                u = np.conj(np.complex128(t[i, j])) * np.complex128(r[i, j])
             u = u * f
             u = u * fx[j]
             out[i, j] = math.atan2(u.imag, u.real)
